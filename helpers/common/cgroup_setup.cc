@@ -1,0 +1,147 @@
+#include "cgroup_setup.hh"
+
+#include "proc_cgroup.hh"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace phasebox {
+
+Result<std::string> Hierarchy::relative(const std::string& cgroup_path) const
+{
+	std::string fs = cgroup_fs_path(mount, cgroup_path);
+	if (fs.empty())
+		return Error{ENOENT, "cgroup " + quote(cgroup_path) + " is not visible below " +
+					     quote(mount.target)};
+	std::string rel = fs.substr(mount.target.size());
+	while (!rel.empty() && rel[0] == '/')
+		rel.erase(0, 1);
+	return rel;
+}
+
+Result<Hierarchy> open_hierarchy(HierarchyChoice choice)
+{
+	auto mounts = find_cgroup_mounts();
+	if (!mounts)
+		return mounts.error();
+	Hierarchy h;
+	const auto& m = mounts.value();
+	if (choice != HierarchyChoice::v1 && !m.unified.empty()) {
+		h.kind = cgroupfs::Kind::v2;
+		h.mount = m.unified;
+	} else if (choice != HierarchyChoice::v2 && m.v1.count("freezer")) {
+		h.kind = cgroupfs::Kind::v1;
+		h.mount = m.v1.at("freezer");
+	} else {
+		return Error{ENOENT, choice == HierarchyChoice::v1
+					     ? "no cgroup v1 freezer hierarchy is mounted"
+				     : choice == HierarchyChoice::v2
+					     ? "no cgroup2 file system is mounted"
+					     : "no cgroup2 file system and no cgroup v1 freezer "
+					       "hierarchy is mounted"};
+	}
+	auto fd = cgroupfs::open_root(h.mount.target, h.kind);
+	if (!fd)
+		return fd.error();
+	h.root = std::move(fd.value());
+	return h;
+}
+
+Result<std::string> current_cgroup(const Hierarchy& h, int pid)
+{
+	auto pc = read_proc_cgroup(pid);
+	if (!pc)
+		return pc.error();
+	if (h.kind == cgroupfs::Kind::v2) {
+		if (pc.value().unified.empty())
+			return Error{ENOENT, "no cgroup2 entry in /proc/<pid>/cgroup"};
+		return pc.value().unified;
+	}
+	auto it = pc.value().v1.find("freezer");
+	if (it == pc.value().v1.end())
+		return Error{ENOENT, "no freezer entry in /proc/<pid>/cgroup"};
+	return it->second;
+}
+
+Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool create_base,
+			 const std::string& label)
+{
+	auto rel = h.relative(base_path);
+	if (!rel)
+		return rel.error();
+	auto base = cgroupfs::open_dir(h.root.get(), rel.value(), create_base, 0755);
+	if (!base)
+		return Error{base.error().err, base.error().what + " below " + quote(h.mount.target)};
+	Leaf leaf;
+	leaf.base = std::move(base.value());
+	// Shared lock on the base: only excludes a concurrent reaper, which takes it
+	// exclusively, between our mkdir and the lock on the new leaf.
+	if (::flock(leaf.base.get(), LOCK_SH) != 0)
+		return sys_error("lock " + quote(base_path));
+	for (unsigned n = 0; n < 100; ++n) {
+		std::string name = layout::leaf_name(label, ::getpid(), n);
+		if (::mkdirat(leaf.base.get(), name.c_str(), 0755) == 0) {
+			leaf.name = name;
+			break;
+		}
+		if (errno != EEXIST)
+			return sys_error("mkdir " + quote(base_path + "/" + name));
+	}
+	if (leaf.name.empty())
+		return Error{EEXIST, "no free leaf name below " + quote(base_path)};
+	leaf.path = base_path + "/" + leaf.name;
+	leaf.dir.reset(::openat(leaf.base.get(), leaf.name.c_str(),
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+	if (!leaf.dir.valid())
+		return sys_error("open " + quote(leaf.path));
+	if (::flock(leaf.dir.get(), LOCK_EX) != 0)
+		return sys_error("lock " + quote(leaf.path));
+	::flock(leaf.base.get(), LOCK_UN);
+	return leaf;
+}
+
+std::vector<Reaped> reap_stale_leaves(int basefd, cgroupfs::Kind kind, const std::string& keep,
+				      std::chrono::milliseconds timeout, std::vector<Error>& errors)
+{
+	std::vector<Reaped> out;
+	if (::flock(basefd, LOCK_EX | LOCK_NB) != 0)
+		return out;
+	int dup = ::openat(basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
+	if (!d) {
+		if (dup >= 0)
+			::close(dup);
+		::flock(basefd, LOCK_UN);
+		return out;
+	}
+	std::vector<std::string> names;
+	while (struct dirent* e = ::readdir(d))
+		if (e->d_type == DT_DIR && e->d_name != keep && layout::is_leaf_name(e->d_name))
+			names.emplace_back(e->d_name);
+	::closedir(d);
+	for (const auto& n : names) {
+		UniqueFd fd(::openat(basefd, n.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+		if (!fd.valid() || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+			continue; // gone, or its supervisor is alive
+		Reaped r{n, 0};
+		if (auto pids = cgroupfs::list_pids(fd.get(), kind == cgroupfs::Kind::v2 ? "cgroup.procs" : "tasks", true))
+			r.killed = pids.value().size();
+		if (auto s = cgroupfs::kill_all(fd.get(), kind, timeout); !s) {
+			errors.push_back({s.error().err, "reap stale leaf " + quote(n) + ": " + s.error().what});
+			continue;
+		}
+		fd.reset();
+		if (auto s = cgroupfs::remove_tree(basefd, n); !s) {
+			errors.push_back({s.error().err, "remove stale leaf " + quote(n) + ": " + s.error().what});
+			continue;
+		}
+		out.push_back(r);
+	}
+	::flock(basefd, LOCK_UN);
+	return out;
+}
+
+} // namespace phasebox

@@ -1,0 +1,57 @@
+// Command-line grammar shared by the helpers: `prog [options] -- next-prog args...`.
+//
+// Everything after the first "--" is the next program and is never parsed; CLI11 parses
+// what comes before.  CLI11's own exit codes clash with the helpers' table, so its errors
+// are caught here and mapped: --help → 0, anything else → 100.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace phasebox::cli {
+
+struct Split {
+	std::vector<std::string> own;  // argv[1..] before "--"
+	std::vector<std::string> next; // after "--"
+	bool had_separator = false;
+};
+
+inline Split split_at_separator(int argc, char** argv)
+{
+	Split s;
+	for (int i = 1; i < argc; ++i) {
+		std::string a = argv[i];
+		if (!s.had_separator && a == "--") {
+			s.had_separator = true;
+			continue;
+		}
+		(s.had_separator ? s.next : s.own).push_back(std::move(a));
+	}
+	return s;
+}
+
+// Parse `own` with `app`.  Returns an exit status when the program must stop now
+// (0 after --help/--version, 100 after a usage error), nothing when it goes on.
+inline std::optional<int> parse(CLI::App& app, std::vector<std::string> own, const char* prog)
+{
+	std::reverse(own.begin(), own.end()); // CLI11 takes the vector back to front
+	try {
+		app.parse(own);
+	} catch (const CLI::CallForHelp&) {
+		std::fputs(app.help().c_str(), stdout);
+		return 0;
+	} catch (const CLI::CallForAllHelp&) {
+		std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+		return 0;
+	} catch (const CLI::ParseError& e) {
+		std::fprintf(stderr, "%s: %s\n%s: try '%s --help'\n", prog, e.what(), prog, prog);
+		return 100;
+	}
+	return std::nullopt;
+}
+
+} // namespace phasebox::cli

@@ -1,0 +1,44 @@
+#include "environment.hh"
+
+#include <cstdlib>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace phasebox {
+
+Environment Environment::capture()
+{
+	Environment e;
+	for (char** p = environ; p && *p; ++p)
+		e.vars_.emplace_back(*p);
+	return e;
+}
+
+char* const* Environment::envp()
+{
+	ptrs_.clear();
+	for (auto& v : vars_)
+		ptrs_.push_back(v.data());
+	ptrs_.push_back(nullptr);
+	return ptrs_.data();
+}
+
+void Environment::set(const std::string& name, const std::string& value)
+{
+	std::string prefix = name + "=";
+	for (auto& v : vars_)
+		if (v.compare(0, prefix.size(), prefix) == 0) {
+			v = prefix + value;
+			return;
+		}
+	vars_.push_back(prefix + value);
+}
+
+void sandbox_off_for_self()
+{
+	if (std::getenv("SANDBOX_ON"))
+		::setenv("SANDBOX_ON", "0", 1);
+}
+
+} // namespace phasebox

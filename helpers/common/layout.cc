@@ -1,0 +1,122 @@
+#include "layout.hh"
+
+#include <charconv>
+#include <vector>
+
+namespace phasebox::layout {
+namespace {
+
+bool allowed(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '+' || c == ':' || c == ',' || c == '=' || c == '@' ||
+	       c == '-';
+}
+
+bool all_digits(std::string_view s)
+{
+	if (s.empty())
+		return false;
+	for (char c : s)
+		if (c < '0' || c > '9')
+			return false;
+	return true;
+}
+
+std::vector<std::string_view> split(std::string_view path)
+{
+	std::vector<std::string_view> out;
+	while (!path.empty()) {
+		if (path[0] == '/') {
+			path.remove_prefix(1);
+			continue;
+		}
+		auto slash = path.find('/');
+		out.push_back(path.substr(0, slash));
+		path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+	}
+	return out;
+}
+
+} // namespace
+
+std::string sanitize(std::string_view name)
+{
+	std::string out;
+	for (unsigned char c : name) {
+		if (out.size() >= 160)
+			break;
+		out.push_back(c == '/' ? ':' : allowed(c) ? static_cast<char>(c) : '_');
+	}
+	if (out.empty())
+		out = "phase";
+	if (out[0] == '.')
+		out[0] = '_';
+	return out;
+}
+
+std::string leaf_name(std::string_view name, long pid, unsigned collision)
+{
+	std::string out = sanitize(name) + ".pb" + std::to_string(pid);
+	if (collision)
+		out += "-" + std::to_string(collision);
+	return out;
+}
+
+bool is_leaf_name(std::string_view e)
+{
+	auto dot = e.rfind(".pb");
+	if (dot == std::string_view::npos || dot == 0)
+		return false;
+	std::string_view tail = e.substr(dot + 3);
+	auto dash = tail.find('-');
+	if (dash != std::string_view::npos) {
+		if (!all_digits(tail.substr(dash + 1)))
+			return false;
+		tail = tail.substr(0, dash);
+	}
+	if (!all_digits(tail))
+		return false;
+	for (unsigned char c : e.substr(0, dot))
+		if (!allowed(c))
+			return false;
+	return true;
+}
+
+std::string invocation_name(long pid) { return "inv-" + std::to_string(pid); }
+
+bool is_invocation_name(std::string_view e)
+{
+	return e.size() > 4 && e.substr(0, 4) == "inv-" && parse_pid(e.substr(4)).has_value();
+}
+
+std::optional<long> parse_pid(std::string_view s)
+{
+	if (s.empty() || s.size() > 10 || !all_digits(s) || s[0] == '0')
+		return std::nullopt;
+	long v = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+	if (ec != std::errc{} || p != s.data() + s.size() || v <= 0 || v > 0x3fffffff)
+		return std::nullopt;
+	return v;
+}
+
+Placement classify(std::string_view current)
+{
+	auto parts = split(current);
+	if (parts.empty() || parts[0] != top.substr(1))
+		return {Where::outside, ""};
+	// /phasebox/leaves/<leaf>[/...]
+	if (parts.size() >= 3 && parts[1] == "leaves" && is_leaf_name(parts[2]))
+		return {Where::in_leaf, std::string(current)};
+	if (parts.size() >= 3 && is_invocation_name(parts[1])) {
+		std::string inv = std::string(top) + "/" + std::string(parts[1]);
+		if (parts[2] == "main")
+			return {Where::adopted_main, inv + "/builds"};
+		if (parts[2] == "builds" && parts.size() >= 4 && is_leaf_name(parts[3]))
+			return {Where::in_leaf, std::string(current)};
+	}
+	return {Where::inner_node, ""};
+}
+
+} // namespace phasebox::layout

@@ -1,0 +1,56 @@
+// phasebox's cgroup layout, as pure functions of paths (no file-system access).
+//
+//   /phasebox/                       root-owned top, created on first use
+//   /phasebox/leaves/<leaf>          leaves of root phases run outside any adopted invocation
+//   /phasebox/inv-<pid>/             one per emerge/ebuild invocation (phasebox-cgroup adopt)
+//   /phasebox/inv-<pid>/main/        the invocation's own processes (root-owned)
+//   /phasebox/inv-<pid>/builds/      delegated to the build user: its phases' leaves
+//   .../<leaf>/<leaf>                a phasebox run inside a leaf nests below it
+//
+// Paths are hierarchy paths as /proc/self/cgroup shows them.
+#pragma once
+
+#include "status.hh"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace phasebox::layout {
+
+inline constexpr std::string_view top = "/phasebox";
+inline constexpr std::string_view leaves = "/phasebox/leaves";
+
+// Sanitize a leaf name: every byte outside [A-Za-z0-9._+:,=@-] becomes '_', '/' becomes
+// ':', a leading '.' becomes '_', empty becomes "phase", cut to 160 bytes.
+std::string sanitize(std::string_view name);
+
+// "<sanitized>.pb<pid>" or, for a collision, "<sanitized>.pb<pid>-<n>".
+std::string leaf_name(std::string_view name, long pid, unsigned collision = 0);
+
+// Whether a directory entry is a leaf phasebox made (and so may be reaped when stale).
+bool is_leaf_name(std::string_view entry);
+
+// "inv-<pid>".
+std::string invocation_name(long pid);
+bool is_invocation_name(std::string_view entry);
+
+// Strictly parse a decimal pid (1..2^22-ish, no sign, no spaces, no leading zeros).
+std::optional<long> parse_pid(std::string_view s);
+
+enum class Where {
+	adopted_main, // inside /phasebox/inv-N/main: leaves go in /phasebox/inv-N/builds
+	in_leaf,      // inside a phasebox leaf: nest below the current cgroup
+	inner_node,   // in an inner phasebox cgroup where no process belongs: refuse
+	outside,      // not below /phasebox at all
+};
+
+struct Placement {
+	Where where;
+	std::string base; // where to create the leaf ("" for inner_node/outside)
+};
+
+// Classify the caller's current cgroup.
+Placement classify(std::string_view current);
+
+} // namespace phasebox::layout

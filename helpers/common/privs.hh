@@ -1,0 +1,19 @@
+// Privilege state checks and capability drops (libcap).
+#pragma once
+
+#include "status.hh"
+
+namespace phasebox {
+
+// Fail closed on a state no phasebox helper should ever run in: set-user-ID or
+// set-group-ID execution (real and effective ids differ), or capabilities held by a
+// non-root user (phasebox installs no file capabilities).
+Status check_privilege_state();
+
+// For a non-root process: clear the effective, permitted and inheritable sets and the
+// ambient set, then verify that all of them read back empty.  Root keeps what it was
+// given: phasebox never adds a capability, and root phases (src_install) need theirs
+// (fowners needs CAP_CHOWN).
+Status drop_capabilities_unless_root();
+
+} // namespace phasebox

@@ -1,0 +1,91 @@
+#include "procinfo.hh"
+
+#include "file.hh"
+
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+
+namespace phasebox {
+
+std::string printable_cmdline(const std::string& raw, size_t max)
+{
+	std::string s = raw;
+	while (!s.empty() && s.back() == '\0')
+		s.pop_back();
+	std::string out;
+	for (unsigned char c : s) {
+		if (out.size() >= max) {
+			out += "...";
+			break;
+		}
+		if (c == '\0')
+			out.push_back(' ');
+		else if (c < 0x20 || c >= 0x7f) {
+			char buf[8];
+			std::snprintf(buf, sizeof buf, "\\x%02x", c);
+			out += buf;
+		} else
+			out.push_back(static_cast<char>(c));
+	}
+	return out;
+}
+
+ProcessInfo describe_process(pid_t pid)
+{
+	ProcessInfo info;
+	info.pid = pid;
+	std::string base = "/proc/" + std::to_string(pid) + "/";
+	if (auto c = read_file(base + "comm")) {
+		info.comm = c.value();
+		if (!info.comm.empty() && info.comm.back() == '\n')
+			info.comm.pop_back();
+		info.comm = printable_cmdline(info.comm, 64);
+	}
+	if (auto c = read_file(base + "cmdline"))
+		info.cmdline = printable_cmdline(c.value());
+	return info;
+}
+
+std::vector<pid_t> children_of(pid_t parent)
+{
+	std::vector<pid_t> out;
+	DIR* d = ::opendir("/proc");
+	if (!d)
+		return out;
+	while (struct dirent* e = ::readdir(d)) {
+		char* end = nullptr;
+		long pid = std::strtol(e->d_name, &end, 10);
+		if (pid <= 0 || *end)
+			continue;
+		auto stat = read_file("/proc/" + std::string(e->d_name) + "/stat");
+		if (!stat)
+			continue;
+		// "pid (comm) state ppid ..." — comm may hold anything, so parse after the last ')'.
+		const std::string& s = stat.value();
+		auto rp = s.rfind(')');
+		if (rp == std::string::npos)
+			continue;
+		char state = 0;
+		long ppid = 0;
+		if (std::sscanf(s.c_str() + rp + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent &&
+		    state != 'Z' && state != 'X')
+			out.push_back(static_cast<pid_t>(pid));
+	}
+	::closedir(d);
+	return out;
+}
+
+std::vector<std::string> orphan_report(const std::string& who, const std::vector<ProcessInfo>& orphans)
+{
+	std::vector<std::string> lines;
+	if (orphans.empty())
+		return lines;
+	lines.push_back(" * QA Notice: phasebox: " + who + " left " + std::to_string(orphans.size()) +
+			(orphans.size() == 1 ? " process" : " processes") + " running; killed:");
+	for (const auto& o : orphans)
+		lines.push_back(" *   pid " + std::to_string(o.pid) + " (" + o.comm + "): " + o.cmdline);
+	return lines;
+}
+
+} // namespace phasebox

@@ -1,0 +1,400 @@
+// phasebox-cgroup — run the next program in a cgroup of its own; kill what it leaves.
+//
+//   phasebox-cgroup [--package ATOM] [--phase PHASE] [--hierarchy auto|v2|v1]
+//                   [--kill-timeout SECONDS] -- PROG [ARGS...]
+//   phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]
+//
+// Run mode: creates a leaf cgroup (see common/layout.hh for where), forks; the child moves
+// itself into the leaf, drops every capability unless it is root, and execs PROG with the
+// environment this helper received (SANDBOX_ON included: the helper itself runs with
+// libsandbox switched off).  The parent stays outside the leaf, forwards signals, waits.
+// When PROG ends it lists what is still running in the leaf (the orphans), kills it all
+// (cgroup.kill; freeze/kill/thaw without it), waits for "populated 0", removes the leaf,
+// reports the orphans as a QA notice on stderr, and exits with PROG's status.
+//
+// adopt mode (root, from PORTAGE_IONICE_COMMAND before any phase): creates
+// /phasebox/inv-PID/{main,builds}, moves PID into main, delegates builds to the build user
+// (default: portage), reaps invocations whose processes are all gone, then execs PROG.
+//
+// Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
+// call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
+#include "common/cgroup_setup.hh"
+#include "common/cli.hh"
+#include "common/environment.hh"
+#include "common/exit_status.hh"
+#include "common/file.hh"
+#include "common/privs.hh"
+#include "common/procinfo.hh"
+#include "common/report.hh"
+#include "common/spawn.hh"
+
+#include <csignal>
+#include <dirent.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+using namespace phasebox;
+namespace ex = phasebox::exit_code;
+
+namespace {
+
+const char* const prog = "phasebox-cgroup";
+
+struct RunOptions {
+	std::string package = "unknown";
+	std::string phase = "phase";
+	std::string hierarchy = "auto";
+	unsigned kill_timeout = 10;
+	std::vector<std::string> next;
+};
+
+struct AdoptOptions {
+	std::string user = "portage";
+	std::string pid;
+	std::string hierarchy = "auto";
+	std::vector<std::string> next;
+};
+
+HierarchyChoice to_choice(const std::string& s)
+{
+	return s == "v2" ? HierarchyChoice::v2 : s == "v1" ? HierarchyChoice::v1 : HierarchyChoice::automatic;
+}
+
+std::chrono::milliseconds seconds(unsigned s) { return std::chrono::milliseconds(s * 1000ULL); }
+
+std::string self_path()
+{
+	char buf[4096];
+	ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+	return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string(prog);
+}
+
+// The remedy for a failure to set up the leaf, for the environment we are in.
+std::string hint_for(const Error& e, layout::Where where)
+{
+	if (e.err == EROFS)
+		return "hint: the cgroup file system is mounted read-only (a container?); see "
+		       "'phasebox doctor'";
+	if (where == layout::Where::outside && ::getuid() != 0)
+		return "hint: no cgroup is delegated to uid " + std::to_string(::getuid()) +
+		       "; add PORTAGE_IONICE_COMMAND=\"" + self_path() +
+		       " adopt \\${PID}\" to make.conf (emerge runs it as root before any phase), "
+		       "or remove phasebox-cgroup from FEATURES";
+	if (e.err == EACCES || e.err == EPERM)
+		return "hint: the delegated cgroup is not writable by uid " + std::to_string(::getuid()) +
+		       "; check PORTAGE_IONICE_COMMAND in make.conf (phasebox-cgroup adopt)";
+	return "";
+}
+
+// Where the leaf goes, or an error naming why there is no place for it.
+Result<std::pair<std::string, bool>> leaf_base(const Hierarchy& h, layout::Where& where)
+{
+	auto cur = current_cgroup(h);
+	if (!cur)
+		return cur.error();
+	auto p = layout::classify(cur.value());
+	where = p.where;
+	switch (p.where) {
+	case layout::Where::adopted_main:
+	case layout::Where::in_leaf:
+		return std::make_pair(p.base, false);
+	case layout::Where::inner_node:
+		return Error{EPERM, "refusing to run from the inner phasebox cgroup " +
+					    quote(cur.value()) + " (no process belongs there)"};
+	case layout::Where::outside:
+		if (::getuid() == 0)
+			return std::make_pair(std::string(layout::leaves), true);
+		return Error{EACCES, "no delegated phasebox cgroup above " + quote(cur.value())};
+	}
+	return Error{EINVAL, "unreachable"};
+}
+
+// Processes that escaped their leaf into an inner node of the invocation (a build can
+// write the delegated cgroup.procs files): nothing legitimate lives there.
+std::vector<ProcessInfo> sweep_inner(const Hierarchy& h, int basefd, layout::Where where)
+{
+	std::vector<ProcessInfo> out;
+	if (where != layout::Where::adopted_main)
+		return out;
+	const char* file = h.kind == cgroupfs::Kind::v2 ? "cgroup.procs" : "tasks";
+	for (const char* rel : {".", ".."}) {
+		UniqueFd fd(::openat(basefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		if (!fd.valid())
+			continue;
+		auto pids = cgroupfs::list_pids(fd.get(), file, false);
+		if (!pids)
+			continue;
+		for (pid_t p : pids.value()) {
+			out.push_back(describe_process(p));
+			::kill(p, SIGKILL);
+		}
+	}
+	return out;
+}
+
+int run(RunOptions& o, Environment& env)
+{
+	report::set_context(o.package + " " + o.phase);
+	if (Status s = check_privilege_state(); !s) {
+		report::error(s.error());
+		return ex::syscall;
+	}
+	auto h = open_hierarchy(to_choice(o.hierarchy));
+	if (!h) {
+		report::error(h.error(), "hint: mount cgroup2 (e.g. on /sys/fs/cgroup), or remove "
+					 "phasebox-cgroup from FEATURES; see 'phasebox doctor'");
+		return ex::syscall;
+	}
+	layout::Where where = layout::Where::outside;
+	auto base = leaf_base(h.value(), where);
+	if (!base) {
+		report::error(base.error(), hint_for(base.error(), where));
+		return ex::syscall;
+	}
+	auto leaf = create_leaf(h.value(), base.value().first, base.value().second,
+				o.package + ":" + o.phase);
+	if (!leaf) {
+		report::error(leaf.error(), hint_for(leaf.error(), where));
+		return ex::syscall;
+	}
+	Leaf& l = leaf.value();
+	std::vector<Error> reap_errors;
+	reap_stale_leaves(l.base.get(), h.value().kind, l.name, seconds(o.kill_timeout), reap_errors);
+	for (const auto& e : reap_errors)
+		report::ignoring(e);
+
+	if (Status s = block_forwarded_signals(); !s) {
+		report::error(s.error());
+		(void)cgroupfs::remove_tree(l.base.get(), l.name);
+		return ex::syscall;
+	}
+	const auto kind = h.value().kind;
+	const int leaf_fd = l.dir.get();
+	ChildSpec spec;
+	spec.argv = o.next;
+	spec.env = &env;
+	spec.before_exec = [&]() -> Status {
+		if (Status s = cgroupfs::enter(leaf_fd, kind); !s)
+			return Error{s.error().err, "enter " + quote(l.path) + ": " + s.error().what};
+		return drop_capabilities_unless_root();
+	};
+	auto child = spawn(spec);
+	if (!child || child.value().failed) {
+		report::error(child ? child.value().failure.error : child.error());
+		(void)cgroupfs::remove_tree(l.base.get(), l.name);
+		return child ? child.value().failure.exit_code : ex::syscall;
+	}
+	int wstatus = supervise(child.value().pid, false);
+
+	std::vector<ProcessInfo> orphans;
+	if (auto pids = cgroupfs::list_pids(l.dir.get(), kind == cgroupfs::Kind::v2 ? "cgroup.procs" : "tasks", true))
+		for (pid_t p : pids.value())
+			orphans.push_back(describe_process(p));
+	if (Status s = cgroupfs::kill_all(l.dir.get(), kind, seconds(o.kill_timeout)); !s)
+		report::error(Error{s.error().err, "kill what is left in " + quote(l.path) + ": " + s.error().what},
+			      "the leaf stays; the next phasebox run reaps it");
+	for (auto& p : sweep_inner(h.value(), l.base.get(), where))
+		orphans.push_back(p);
+	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
+	l.dir.reset();
+	if (Status s = cgroupfs::remove_tree(l.base.get(), l.name); !s)
+		report::ignoring(Error{s.error().err, "remove " + quote(l.path) + ": " + s.error().what});
+	return exit_status_from_wait(wstatus);
+}
+
+// --- adopt -------------------------------------------------------------------------
+
+Status chown_at(int dirfd, const char* name, uid_t uid, gid_t gid)
+{
+	if (::fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+		return sys_error(std::string("chown ") + quote(name));
+	return {};
+}
+
+// An invocation whose main cgroup is empty has lost its emerge: kill and remove it.
+void reap_stale_invocations(const Hierarchy& h, int topfd, const std::string& keep)
+{
+	int dup = ::openat(topfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
+	if (!d)
+		return;
+	std::vector<std::string> names;
+	while (struct dirent* e = ::readdir(d))
+		if (e->d_type == DT_DIR && e->d_name != keep && layout::is_invocation_name(e->d_name))
+			names.emplace_back(e->d_name);
+	::closedir(d);
+	const char* procs = h.kind == cgroupfs::Kind::v2 ? "cgroup.procs" : "tasks";
+	for (const auto& n : names) {
+		auto inv = cgroupfs::open_dir(topfd, n);
+		if (!inv)
+			continue;
+		auto main_fd = cgroupfs::open_dir(inv.value().get(), "main");
+		if (main_fd) {
+			auto pids = cgroupfs::list_pids(main_fd.value().get(), procs, true);
+			if (!pids || !pids.value().empty())
+				continue; // its emerge is alive
+		}
+		if (Status s = cgroupfs::kill_all(inv.value().get(), h.kind, seconds(10)); !s) {
+			report::ignoring(Error{s.error().err, "reap stale invocation " + quote(n) + ": " + s.error().what});
+			continue;
+		}
+		inv.value().reset();
+		if (Status s = cgroupfs::remove_tree(topfd, n); !s)
+			report::ignoring(Error{s.error().err, "remove stale invocation " + quote(n) + ": " + s.error().what});
+	}
+}
+
+Status delegate(const Hierarchy& h, int invfd, int buildsfd, uid_t uid, gid_t gid)
+{
+	const bool v2 = h.kind == cgroupfs::Kind::v2;
+	// cgroup v2 moves need write access to cgroup.procs of the common ancestor of source
+	// (main) and destination (a leaf in builds): the invocation directory.
+	// https://docs.kernel.org/admin-guide/cgroup-v2.html#delegation-containment
+	if (v2)
+		if (Status s = chown_at(invfd, "cgroup.procs", uid, gid); !s)
+			return s;
+	if (Status s = chown_at(buildsfd, ".", uid, gid); !s)
+		return s;
+	for (const char* f : v2 ? std::vector<const char*>{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}
+				: std::vector<const char*>{"cgroup.procs", "tasks"})
+		if (Status s = chown_at(buildsfd, f, uid, gid); !s)
+			return s;
+	return {};
+}
+
+// /phasebox/inv-PID/{main,builds}: PID into main, builds delegated to `user`.
+Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user)
+{
+	uid_t uid = 0;
+	gid_t gid = 0;
+	if (struct passwd* pw = ::getpwnam(user.c_str())) {
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	} else {
+		report::ignoring(Error{0, "no user " + quote(user) +
+					      " to delegate to; only root phases will get a cgroup"});
+	}
+	auto top = cgroupfs::open_dir(h.root.get(), std::string(layout::top.substr(1)), true, 0755);
+	if (!top)
+		return top.error();
+	// Serializes adopt runs: the stale-invocation check and the creation must not interleave.
+	if (::flock(top.value().get(), LOCK_EX) != 0)
+		return sys_error("lock " + quote(std::string(layout::top)));
+	std::string name = layout::invocation_name(pid);
+	reap_stale_invocations(h, top.value().get(), name);
+	auto inv = cgroupfs::open_dir(top.value().get(), name, true, 0755);
+	if (!inv)
+		return inv.error();
+	auto main_fd = cgroupfs::open_dir(inv.value().get(), "main", true, 0755);
+	if (!main_fd)
+		return main_fd.error();
+	auto builds = cgroupfs::open_dir(inv.value().get(), "builds", true, 0755);
+	if (!builds)
+		return builds.error();
+	if (uid != 0)
+		if (Status s = delegate(h, inv.value().get(), builds.value().get(), uid, gid); !s)
+			return s;
+	return write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(pid));
+}
+
+int adopt(AdoptOptions& o, Environment& env)
+{
+	report::set_context("adopt " + o.pid);
+	auto pid = layout::parse_pid(o.pid);
+	if (!pid) {
+		report::message("not a process id: '%s'", o.pid.c_str());
+		return ex::usage;
+	}
+	if (Status s = check_privilege_state(); !s) {
+		report::error(s.error());
+		return ex::syscall;
+	}
+	if (::geteuid() != 0) {
+		report::error(Error{EPERM, "adopt must run as root"},
+			      "hint: it belongs in make.conf's PORTAGE_IONICE_COMMAND, which emerge runs as root");
+		return ex::syscall;
+	}
+	auto h = open_hierarchy(to_choice(o.hierarchy));
+	if (!h) {
+		report::error(h.error());
+		return ex::syscall;
+	}
+	auto cur = current_cgroup(h.value(), static_cast<int>(*pid));
+	if (!cur) {
+		report::error(cur.error());
+		return ex::syscall;
+	}
+	if (layout::classify(cur.value()).where != layout::Where::adopted_main) {
+		if (Status s = prepare_invocation(h.value(), *pid, o.user); !s) {
+			report::error(s.error());
+			return ex::syscall;
+		}
+	}
+	if (o.next.empty())
+		return ex::ok;
+	ChildSpec spec;
+	spec.argv = o.next;
+	spec.env = &env;
+	SpawnFailure f = exec_next(spec);
+	report::error(f.error);
+	return f.exit_code;
+}
+
+std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
+{
+	CLI::App app{"Run PROG in a cgroup of its own; kill what it leaves behind.\n"
+		     "Usage: phasebox-cgroup [OPTIONS] -- PROG [ARGS...]\n"
+		     "       phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]",
+		     prog};
+	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages and the leaf name");
+	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages and the leaf name");
+	app.add_option("--hierarchy", o.hierarchy, "cgroup2 (v2), the v1 freezer (v1), or auto")
+		->check(CLI::IsMember({"auto", "v2", "v1"}));
+	app.add_option("--kill-timeout", o.kill_timeout, "seconds to wait for killed processes to go")
+		->check(CLI::Range(1u, 600u));
+	if (auto rc = cli::parse(app, args.own, prog))
+		return rc;
+	if (!args.had_separator || args.next.empty()) {
+		std::fprintf(stderr, "%s: missing '-- PROG [ARGS...]'\n%s: try '%s --help'\n", prog, prog, prog);
+		return ex::usage;
+	}
+	o.next = args.next;
+	return std::nullopt;
+}
+
+std::optional<int> parse_adopt(const cli::Split& args, AdoptOptions& o)
+{
+	CLI::App app{"Delegate a cgroup subtree to the build user and move PID into it (root).\n"
+		     "Usage: phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]",
+		     "phasebox-cgroup adopt"};
+	app.add_option("--user", o.user, "the user the phases run as (FEATURES=userpriv)");
+	app.add_option("--hierarchy", o.hierarchy, "cgroup2 (v2), the v1 freezer (v1), or auto")
+		->check(CLI::IsMember({"auto", "v2", "v1"}));
+	app.add_option("pid", o.pid, "the process to adopt (emerge passes ${PID})")->required();
+	std::vector<std::string> own(args.own.begin() + 1, args.own.end());
+	if (auto rc = cli::parse(app, own, prog))
+		return rc;
+	o.next = args.next;
+	return std::nullopt;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+	report::init(prog);
+	Environment env = Environment::capture();
+	sandbox_off_for_self();
+	auto args = cli::split_at_separator(argc, argv);
+	if (!args.own.empty() && args.own[0] == "adopt") {
+		AdoptOptions o;
+		if (auto rc = parse_adopt(args, o))
+			return *rc;
+		return adopt(o, env);
+	}
+	RunOptions o;
+	if (auto rc = parse_run(args, o))
+		return *rc;
+	return run(o, env);
+}
