@@ -50,11 +50,11 @@ $(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a
 # The snippet Portage sources, with the helpers' installed location filled in.
 $(B)/phasebox.bashrc: bashrc.d/phasebox.bashrc
 	@mkdir -p $(@D)
-	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $< > $@
+	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' $< > $@
 # The same for the test suite: helpers straight from the build tree.
 $(B)/test/phasebox.bashrc: bashrc.d/phasebox.bashrc
 	@mkdir -p $(@D)
-	sed -e 's|@LIBEXECDIR@|$(abspath $(B))|g' $< > $@
+	sed -e 's|@LIBEXECDIR@|$(abspath $(B))|g' -e 's|@DATADIR@|$(abspath $(B))/test|g' $< > $@
 
 $(B)/unit-tests: $(UNIT_OBJ) $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS) -lgtest -lgtest_main -pthread
