@@ -263,6 +263,33 @@ Status delegate(const Hierarchy& h, int invfd, int buildsfd, uid_t uid, gid_t gi
 	return {};
 }
 
+// When PID's parent already is in an invocation's main cgroup, move PID there too.
+// Fails (ENOENT) when it is not.
+Status join_parent_invocation(const Hierarchy& h, long pid)
+{
+	auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+	if (!status)
+		return status.error();
+	auto pos = status.value().find("\nPPid:");
+	if (pos == std::string::npos)
+		return Error{ENOENT, "no parent"};
+	long ppid = std::strtol(status.value().c_str() + pos + 6, nullptr, 10);
+	if (ppid <= 0)
+		return Error{ENOENT, "no parent"};
+	auto pcur = current_cgroup(h, static_cast<int>(ppid));
+	if (!pcur)
+		return pcur.error();
+	if (layout::classify(pcur.value()).where != layout::Where::adopted_main)
+		return Error{ENOENT, "parent not adopted"};
+	auto rel = h.relative(pcur.value());
+	if (!rel)
+		return rel.error();
+	auto dir = cgroupfs::open_dir(h.root.get(), rel.value());
+	if (!dir)
+		return dir.error();
+	return write_file_at(dir.value().get(), "cgroup.procs", std::to_string(pid));
+}
+
 // /phasebox/inv-PID/{main,builds}: PID into main, builds delegated to `user`.
 Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user)
 {
@@ -326,10 +353,13 @@ int adopt(AdoptOptions& o, Environment& env)
 		return ex::syscall;
 	}
 	if (layout::classify(cur.value()).where != layout::Where::adopted_main) {
-		if (Status s = prepare_invocation(h.value(), *pid, o.user); !s) {
-			report::error(s.error());
-			return ex::syscall;
-		}
+		// emerge runs the hook for itself and then for its multiprocessing forkserver,
+		// a child of its own: the forkserver joins its parent's invocation.
+		if (!join_parent_invocation(h.value(), *pid).ok())
+			if (Status s = prepare_invocation(h.value(), *pid, o.user); !s) {
+				report::error(s.error());
+				return ex::syscall;
+			}
 	}
 	if (o.next.empty())
 		return ex::ok;
