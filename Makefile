@@ -29,7 +29,7 @@ endif
 
 COMMON_SRC := $(wildcard helpers/common/*.cc)
 COMMON_OBJ := $(COMMON_SRC:%.cc=$(B)/%.o)
-HELPERS    := phasebox-cgroup phasebox-reap
+HELPERS    := phasebox-cgroup phasebox-unshare phasebox-reap
 HELPER_BIN := $(HELPERS:%=$(B)/%)
 UNIT_SRC   := $(wildcard tests/unit/*.cc)
 UNIT_OBJ   := $(UNIT_SRC:%.cc=$(B)/%.o)

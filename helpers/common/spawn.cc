@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,13 @@ const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIG
 
 sigset_t saved_mask;
 bool mask_saved = false;
+constexpr int n_waited = sizeof forwarded / sizeof forwarded[0] + 1;
+struct sigaction saved_actions[n_waited];
+
+// Signal n of the waited set: the forwarded ones, then SIGCHLD.
+int waited_signal(int n) { return n < n_waited - 1 ? forwarded[n] : SIGCHLD; }
+
+void noop_handler(int) {}
 
 sigset_t wait_set()
 {
@@ -64,6 +73,16 @@ Status block_forwarded_signals()
 	if (::sigprocmask(SIG_BLOCK, &s, &saved_mask) != 0)
 		return sys_error("sigprocmask");
 	mask_saved = true;
+	// A handler, not SIG_DFL: as pid 1 of a pid namespace the kernel drops every signal
+	// whose disposition is the default, even a blocked one (sig_task_ignored()), so
+	// sigwaitinfo() would never see it.  The child gets the original dispositions back.
+	struct sigaction sa{};
+	sa.sa_handler = noop_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (int n = 0; n < n_waited; ++n)
+		if (::sigaction(waited_signal(n), &sa, &saved_actions[n]) != 0)
+			return sys_error("sigaction");
 	return {};
 }
 
@@ -71,8 +90,11 @@ SpawnFailure exec_next(ChildSpec& spec)
 {
 	if (spec.argv.empty())
 		return {exit_code::usage, Error{EINVAL, "no program to execute"}};
-	if (mask_saved)
+	if (mask_saved) {
+		for (int n = 0; n < n_waited; ++n)
+			::sigaction(waited_signal(n), &saved_actions[n], nullptr);
 		::sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
+	}
 	auto argv = argv_ptrs(spec.argv);
 	const std::string& file = spec.file.empty() ? spec.argv[0] : spec.file;
 	::execvpe(file.c_str(), argv.data(), spec.env->envp());
@@ -86,7 +108,12 @@ Result<Spawned> spawn(ChildSpec& spec)
 	if (::pipe2(p, O_CLOEXEC) != 0)
 		return sys_error("pipe2");
 	UniqueFd rd(p[0]), wr(p[1]);
-	pid_t parent = ::getpid();
+	// The handshake watches the parent through a pidfd: getppid() cannot, since it reads
+	// 0 in a child that is pid 1 of a new pid namespace.
+	UniqueFd parent(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+	if (!parent.valid())
+		return sys_error("pidfd_open");
+	::fcntl(parent.get(), F_SETFD, FD_CLOEXEC);
 	pid_t pid = ::fork();
 	if (pid < 0)
 		return sys_error("fork");
@@ -95,8 +122,9 @@ Result<Spawned> spawn(ChildSpec& spec)
 		// Die with the supervisor; the handshake closes the race with its death.
 		if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 			child_fail(wr.get(), exit_code::syscall, sys_error("prctl(PR_SET_PDEATHSIG)"));
-		if (::getppid() != parent)
-			::_exit(exit_code::syscall);
+		struct pollfd pp{parent.get(), POLLIN, 0};
+		if (::poll(&pp, 1, 0) != 0)
+			child_fail(wr.get(), exit_code::syscall, Error{ESRCH, "the supervisor died"});
 		if (spec.before_exec)
 			if (Status s = spec.before_exec(); !s)
 				child_fail(wr.get(), exit_code::syscall, s.error());
