@@ -1,0 +1,15 @@
+# Copyright 2026 phasebox developers
+# Distributed under the terms of the GNU General Public License v2
+
+EAPI=8
+
+inherit phasebox-e2e
+
+DESCRIPTION="phasebox e2e: record each src phase's environment"
+
+src_unpack() { mkdir -p "${S}" || die; e2e_record; }
+src_prepare() { default; e2e_record; }
+src_configure() { e2e_record; }
+src_compile() { e2e_record; }
+src_test() { e2e_record; }
+src_install() { e2e_record; }
