@@ -35,7 +35,7 @@ UNIT_SRC   := $(wildcard tests/unit/*.cc)
 UNIT_OBJ   := $(UNIT_SRC:%.cc=$(B)/%.o)
 MANPAGES   := $(wildcard man/*.[1-8])
 
-all: $(HELPER_BIN) $(B)/phasebox.bashrc
+all: $(HELPER_BIN)
 
 $(B)/%.o: %.cc
 	@mkdir -p $(@D)
@@ -47,11 +47,8 @@ $(B)/libphasebox-common.a: $(COMMON_OBJ)
 $(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
-# The snippet Portage sources, with the helpers' installed location filled in.
-$(B)/phasebox.bashrc: bashrc.d/phasebox.bashrc
-	@mkdir -p $(@D)
-	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' $< > $@
-# The same for the test suite: helpers straight from the build tree.
+# The snippet for the test suite: helpers straight from the build tree.  (The installed
+# one gets its paths at install time, so a later PREFIX is never stale.)
 $(B)/test/phasebox.bashrc: bashrc.d/phasebox.bashrc
 	@mkdir -p $(@D)
 	sed -e 's|@LIBEXECDIR@|$(abspath $(B))|g' -e 's|@DATADIR@|$(abspath $(B))/test|g' $< > $@
@@ -90,7 +87,9 @@ deps:
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(HELPER_BIN) $(DESTDIR)$(LIBEXECDIR)/
-	install -m 0644 $(B)/phasebox.bashrc $(DESTDIR)$(DATADIR)/phasebox.bashrc
+	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' bashrc.d/phasebox.bashrc \
+		> $(DESTDIR)$(DATADIR)/phasebox.bashrc
+	chmod 0644 $(DESTDIR)$(DATADIR)/phasebox.bashrc
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/)
 
 format:
