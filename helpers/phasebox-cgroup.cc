@@ -164,11 +164,6 @@ int run(RunOptions& o, Environment& env)
 	for (const auto& e : reap_errors)
 		report::ignoring(e);
 
-	if (Status s = block_forwarded_signals(); !s) {
-		report::error(s.error());
-		(void)cgroupfs::remove_tree(l.base.get(), l.name);
-		return ex::syscall;
-	}
 	const auto kind = h.value().kind;
 	const int leaf_fd = l.dir.get();
 	ChildSpec spec;
@@ -179,13 +174,13 @@ int run(RunOptions& o, Environment& env)
 			return Error{s.error().err, "enter " + quote(l.path) + ": " + s.error().what};
 		return drop_capabilities_unless_root();
 	};
-	auto child = spawn(spec);
-	if (!child || child.value().failed) {
-		report::error(child ? child.value().failure.error : child.error());
+	Outcome r = run_supervised(spec, false);
+	if (!r.ran) {
+		report::error(r.failure.error);
 		(void)cgroupfs::remove_tree(l.base.get(), l.name);
-		return child ? child.value().failure.exit_code : ex::syscall;
+		return r.failure.exit_code;
 	}
-	int wstatus = supervise(child.value().pid, false);
+	int wstatus = r.wstatus;
 
 	std::vector<ProcessInfo> orphans;
 	if (auto pids = cgroupfs::list_pids(l.dir.get(), kind == cgroupfs::Kind::v2 ? "cgroup.procs" : "tasks", true))
@@ -385,10 +380,8 @@ std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
 		->check(CLI::Range(1u, 600u));
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
-	if (!args.had_separator || args.next.empty()) {
-		std::fprintf(stderr, "%s: missing '-- PROG [ARGS...]'\n%s: try '%s --help'\n", prog, prog, prog);
-		return ex::usage;
-	}
+	if (auto rc = cli::require_next(args, prog))
+		return rc;
 	o.next = args.next;
 	return std::nullopt;
 }

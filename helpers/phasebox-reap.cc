@@ -51,10 +51,8 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--exec", o.exec_file, "execute FILE with PROG's argv unchanged (argv[0] kept)");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
-	if (!args.had_separator || args.next.empty()) {
-		std::fprintf(stderr, "%s: missing '-- PROG [ARGS...]'\n%s: try '%s --help'\n", prog, prog, prog);
-		return ex::usage;
-	}
+	if (auto rc = cli::require_next(args, prog))
+		return rc;
 	o.next = args.next;
 	return std::nullopt;
 }
@@ -114,21 +112,17 @@ int main(int argc, char** argv)
 		report::error(sys_error("prctl(PR_SET_CHILD_SUBREAPER)"));
 		return ex::syscall;
 	}
-	if (Status s = block_forwarded_signals(); !s) {
-		report::error(s.error());
-		return ex::syscall;
-	}
 	ChildSpec spec;
 	spec.file = o.exec_file;
 	spec.argv = o.next;
 	spec.env = &env;
 	spec.before_exec = [] { return drop_capabilities_unless_root(); };
-	auto child = spawn(spec);
-	if (!child || child.value().failed) {
-		report::error(child ? child.value().failure.error : child.error());
-		return child ? child.value().failure.exit_code : ex::syscall;
+	Outcome r = run_supervised(spec, true);
+	if (!r.ran) {
+		report::error(r.failure.error);
+		return r.failure.exit_code;
 	}
-	int wstatus = supervise(child.value().pid, true);
+	int wstatus = r.wstatus;
 	report::lines(orphan_report(o.phase + " of " + o.package, kill_leftovers()));
 	return exit_status_from_wait(wstatus);
 }

@@ -68,10 +68,8 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
-	if (!args.had_separator || args.next.empty()) {
-		std::fprintf(stderr, "%s: missing '-- PROG [ARGS...]'\n%s: try '%s --help'\n", prog, prog, prog);
-		return ex::usage;
-	}
+	if (auto rc = cli::require_next(args, prog))
+		return rc;
 	o.next = args.next;
 	if (o.pid)
 		o.mount = true;
@@ -147,19 +145,15 @@ int main(int argc, char** argv)
 		report::error(f.error);
 		return f.exit_code;
 	}
-	if (Status s = block_forwarded_signals(); !s) {
-		report::error(s.error());
-		return ex::syscall;
-	}
 	spec.before_exec = [] {
 		if (Status s = ns::mount_proc(); !s)
 			return s;
 		return drop_capabilities_unless_root();
 	};
-	auto child = spawn(spec);
-	if (!child || child.value().failed) {
-		report::error(child ? child.value().failure.error : child.error());
-		return child ? child.value().failure.exit_code : ex::syscall;
+	Outcome r = run_supervised(spec, false);
+	if (!r.ran) {
+		report::error(r.failure.error);
+		return r.failure.exit_code;
 	}
-	return exit_status_from_wait(supervise(child.value().pid, false));
+	return exit_status_from_wait(r.wstatus);
 }

@@ -54,4 +54,13 @@ inline std::optional<int> parse(CLI::App& app, std::vector<std::string> own, con
 	return std::nullopt;
 }
 
+// The grammar's "-- PROG [ARGS...]" part: 100 with a message when it is missing.
+inline std::optional<int> require_next(const Split& args, const char* prog)
+{
+	if (args.had_separator && !args.next.empty())
+		return std::nullopt;
+	std::fprintf(stderr, "%s: missing '-- PROG [ARGS...]'\n%s: try '%s --help'\n", prog, prog, prog);
+	return 100;
+}
+
 } // namespace phasebox::cli

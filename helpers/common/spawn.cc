@@ -176,4 +176,25 @@ int supervise(pid_t child, bool reap_others)
 	}
 }
 
+Outcome run_supervised(ChildSpec& spec, bool reap_others)
+{
+	Outcome out;
+	if (Status s = block_forwarded_signals(); !s) {
+		out.failure = {exit_code::syscall, s.error()};
+		return out;
+	}
+	auto child = spawn(spec);
+	if (!child) {
+		out.failure = {exit_code::syscall, child.error()};
+		return out;
+	}
+	if (child.value().failed) {
+		out.failure = child.value().failure;
+		return out;
+	}
+	out.ran = true;
+	out.wstatus = supervise(child.value().pid, reap_others);
+	return out;
+}
+
 } // namespace phasebox

@@ -46,6 +46,15 @@ Result<Spawned> spawn(ChildSpec& spec);
 // every other child that ends meanwhile is reaped too.
 int supervise(pid_t child, bool reap_others);
 
+struct Outcome {
+	bool ran = false;      // the child exec'd the next program
+	int wstatus = 0;       // its wait status, when it ran
+	SpawnFailure failure{}; // why it did not, otherwise
+};
+
+// block_forwarded_signals(), spawn(), supervise(): the whole life of the child.
+Outcome run_supervised(ChildSpec& spec, bool reap_others);
+
 // Exec the next program in this process (no fork).  Only returns on failure.
 SpawnFailure exec_next(ChildSpec& spec);
 
