@@ -18,7 +18,7 @@ B := build
 PB_CXXFLAGS := -std=c++20 -Wall -Wextra -Wformat=2 -Wshadow -Wnon-virtual-dtor \
 	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
 	$(shell $(PKG_CONFIG) --cflags mount libcap)
-PB_LIBS := $(shell $(PKG_CONFIG) --libs mount libcap)
+PB_LIBS := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs mount libcap)
 ifeq ($(WERROR),1)
 PB_CXXFLAGS += -Werror
 endif
