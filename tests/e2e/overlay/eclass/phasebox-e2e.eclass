@@ -68,4 +68,106 @@ e2e_daemons() {
 	einfo "${FUNCNAME[0]}: started $(wc -l < "$(e2e_file daemons)") daemons marked '${marker}'"
 }
 
+# @FUNCTION: e2e_tcp
+# @USAGE: <address> <port>
+# @DESCRIPTION:
+# Connect to <address>:<port> with bash's /dev/tcp (no ip, nc or ss needed) and print the
+# first line the server sends, or "unreachable".
+e2e_tcp() {
+	local line
+	line=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n 1 <&3' e2e-tcp "$1" "$2" 2>/dev/null)
+	echo "${line:-unreachable}"
+}
+
+# @FUNCTION: e2e_ns_probe
+# @DESCRIPTION:
+# Record what this phase sees of the network, IPC, pid and mount namespaces, one
+# "<key> <value>" line each, into $(e2e_file ns), and its /proc (pid and command line) into
+# $(e2e_file procs).  Reads /proc only: ip and ipcs may not be in PATH.  /sys/class/net is
+# recorded for information: sysfs lists the interfaces of the network namespace that
+# mounted it, not the reader's.  E2E_HOST_PORT names a server the runner started on the
+# host's 127.0.0.1 (it answers ${E2E_MARKER}); E2E_IPC_KEY a queue it made on the host.
+e2e_ns_probe() {
+	local p
+	{
+		echo "netdev $(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/net/dev | sort | tr '\n' ' ')"
+		echo "sysnet $(ls /sys/class/net 2>/dev/null | sort | tr '\n' ' ')"
+		echo "inet4 $(awk '/\/32 host LOCAL/ { print prev } { prev = $2 }' /proc/net/fib_trie | sort -u | tr '\n' ' ')"
+		echo "inet6 $(awk '{ print $1 "@" $6 }' /proc/net/if_inet6 | sort | tr '\n' ' ')"
+		echo "hostname $(< /proc/sys/kernel/hostname)"
+		echo "ahosts $(getent ahosts localhost | awk '{ print $1 }' | sort -u | tr '\n' ' ')"
+		echo "hostserver $(e2e_tcp 127.0.0.1 "${E2E_HOST_PORT:-1}")"
+		echo "hostipc $(awk -v k="${E2E_IPC_KEY:--1}" 'NR > 1 && $1 == k { f = 1 } END { print f ? "visible" : "invisible" }' /proc/sysvipc/msg)"
+		for p in mnt net ipc pid uts user; do
+			echo "ns_${p} $(readlink "/proc/${BASHPID}/ns/${p}")"
+		done
+		echo "pid1 $(tr '\0' ' ' < /proc/1/cmdline)"
+		echo "self $$ ${BASHPID}"
+	} > "$(e2e_file ns)" || die
+	for p in /proc/[0-9]*; do
+		echo "${p#/proc/} $(tr '\0' ' ' < "${p}/cmdline" 2>/dev/null)"
+	done > "$(e2e_file procs)" || die
+}
+
+# @FUNCTION: e2e_ipc_queue
+# @DESCRIPTION:
+# Make a System V message queue (ipcmk -Q) and record its key into $(e2e_file ipcmade):
+# with an IPC namespace of its own it must vanish with the phase.
+e2e_ipc_queue() {
+	local id
+	id=$(ipcmk -Q | awk '{ print $NF }') || die "${FUNCNAME[0]}: ipcmk -Q failed"
+	awk -v id="${id}" 'NR > 1 && $2 == id { print $1 }' /proc/sysvipc/msg > "$(e2e_file ipcmade)" || die
+	[[ -s $(e2e_file ipcmade) ]] || die "${FUNCNAME[0]}: queue ${id} not in /proc/sysvipc/msg"
+}
+
+# @FUNCTION: e2e_build_server
+# @DESCRIPTION:
+# Start a server on 127.0.0.1 and ::1 (python3, an ephemeral port each), connect to both
+# with e2e_tcp and record what each answered into $(e2e_file buildserver).
+e2e_build_server() {
+	local ports=$(e2e_file ports) i
+	/usr/bin/python3 -c '
+import os, socket, sys
+s4 = socket.socket(socket.AF_INET); s4.bind(("127.0.0.1", 0)); s4.listen()
+s6 = socket.socket(socket.AF_INET6); s6.bind(("::1", 0)); s6.listen()
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d %d\n" % (s4.getsockname()[1], s6.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+for s, name in ((s4, "v4"), (s6, "v6")):
+    s.settimeout(20)
+    c, _ = s.accept()
+    c.sendall(("build-server-" + name + "\n").encode())
+    c.close()
+' "${ports}" </dev/null &
+	local server=$!
+	for (( i = 0; i < 100; i++ )); do
+		[[ -s ${ports} ]] && break
+		sleep 0.05
+	done
+	[[ -s ${ports} ]] || die "${FUNCNAME[0]}: the build's server did not start"
+	read -r p4 p6 < "${ports}"
+	{
+		echo "v4 $(e2e_tcp 127.0.0.1 "${p4}")"
+		echo "v6 $(e2e_tcp ::1 "${p6}")"
+	} > "$(e2e_file buildserver)"
+	kill "${server}" 2>/dev/null
+	wait "${server}"
+	return 0
+}
+
+# @FUNCTION: e2e_mount_probe
+# @DESCRIPTION:
+# Only in a mount namespace other than the host's (E2E_HOST_MNTNS): mount a tmpfs whose
+# source is marked under ${T} and leave it mounted; record this phase's view of it from
+# /proc/self/mountinfo into $(e2e_file mount).  On the host's namespace it does nothing.
+e2e_mount_probe() {
+	local mine
+	mine=$(readlink "/proc/${BASHPID}/ns/mnt")
+	echo "${mine}" > "$(e2e_file mntns)" || die
+	[[ -n ${E2E_HOST_MNTNS} && ${mine} != "${E2E_HOST_MNTNS}" ]] || return 0
+	mkdir -p "${T}/e2e-mnt" || die
+	mount -t tmpfs "${E2E_MARKER}-tmpfs" "${T}/e2e-mnt" || die "${FUNCNAME[0]}: mount failed"
+	grep -F -- "${E2E_MARKER}-tmpfs" /proc/self/mountinfo > "$(e2e_file mount)"
+}
+
 fi
