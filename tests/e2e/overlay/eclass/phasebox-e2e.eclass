@@ -125,7 +125,8 @@ e2e_ipc_queue() {
 # Start a server on 127.0.0.1 and ::1 (python3, an ephemeral port each), connect to both
 # with e2e_tcp and record what each answered into $(e2e_file buildserver).
 e2e_build_server() {
-	local ports=$(e2e_file ports) i
+	local ports p4 p6 i
+	ports=$(e2e_file ports)
 	/usr/bin/python3 -c '
 import os, socket, sys
 s4 = socket.socket(socket.AF_INET); s4.bind(("127.0.0.1", 0)); s4.listen()
