@@ -162,6 +162,10 @@ install_phasebox() {
 	EOF
 }
 
+# Portage's own namespace sandboxes, on and off.
+native_on=(ipc-sandbox network-sandbox pid-sandbox)
+native_off=(-ipc-sandbox -network-sandbox -pid-sandbox)
+
 # write_make_conf <run name> <FEATURES...>: the configuration of one emerge; lines in
 # ${extra_conf} are appended.
 write_make_conf() {
