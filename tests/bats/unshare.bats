@@ -393,6 +393,40 @@ check_pid_forward() {
 @test "--pid: SIGTERM to phasebox-unshare reaches PROG, status 143 (root)" { check_pid_forward root; }
 @test "--pid: SIGTERM to phasebox-unshare reaches PROG, status 143 (nobody, no_new_privs)" { check_pid_forward nnp; }
 
+check_pid_parent_killed() {
+	local pid pid1 line
+	pb_as "$1"
+	mkfifo -m 666 "${SCRATCH}/w/ready"
+	"${AS[@]}" "${U}" --pid -- "${B}/phasebox-reap" -- \
+		bash -c 'echo up >"$1"; exec -a "$0" sleep 3600' "${MARK}" "${SCRATCH}/w/ready" 3>&- &
+	pid=$!
+	read -r -t 10 line <"${SCRATCH}/w/ready"
+	[[ ${line} == up ]]
+	pid1=$(pgrep -P "${pid}")
+	[[ ${pid1} =~ ^[0-9]+$ ]]
+	pb_kill_wait "${pid}"
+	wait "${pid}" || true
+	# pid 1 follows its parent (PR_SET_PDEATHSIG), and takes the namespace with it.
+	"${PY}" -c 'import os, select, sys; fd = os.pidfd_open(int(sys.argv[1])); sys.exit(not select.select([fd], [], [], 10)[0])' "${pid1}" || true
+	run -1 pgrep -f "${MARK}"
+}
+@test "--pid: SIGKILL to phasebox-unshare takes pid 1 and the namespace with it (root)" { check_pid_parent_killed root; }
+@test "--pid: SIGKILL to phasebox-unshare takes pid 1 and the namespace with it (nobody, no_new_privs)" { check_pid_parent_killed nnp; }
+
+@test "negative twin: util-linux unshare --fork without --kill-child leaves pid 1 running when killed" {
+	local pid line
+	mkfifo -m 666 "${SCRATCH}/w/ready"
+	unshare --pid --fork --mount-proc \
+		bash -c 'echo up >"$1"; exec -a "$0" sleep 3600' "${MARK}" "${SCRATCH}/w/ready" 3>&- &
+	pid=$!
+	read -r -t 10 line <"${SCRATCH}/w/ready"
+	[[ ${line} == up ]]
+	pb_kill_wait "${pid}"
+	wait "${pid}" || true
+	run -0 pgrep -f "${MARK}"
+	pb_kill_wait ${output}
+}
+
 check_pid_daemon() {
 	pb_as "$1"
 	run -0 "${AS[@]}" "${U}" --pid -- bash -c "${DAEMON_SH}" x "${MARK}"
