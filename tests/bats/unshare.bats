@@ -576,6 +576,9 @@ check_userns_never() {
 	done
 	run -100 "${U}" --hostname "" -- true
 	run -100 "${U}" --net
+	run -100 "${U}" --net --
+	[[ ${output} == *"missing '-- PROG"* ]]
+	run -100 "${U}" --
 	run -0 "${U}" --hostname "$(printf 'x%.0s' {1..64})" --uts -- true
 }
 
@@ -668,7 +671,7 @@ check_chain_result() {
 	[[ ${leaf} == */*.pb[0-9]* ]]
 	[[ ${output} == *"net net:["* && ${output} != *"net ${HOST_NET}"* ]]
 	[[ ${output} == *"host localhost"* ]]
-	[[ ${output} =~ $'\n'procs\ 1\ phasebox-reap\ [0-9]+\ bash\ [0-9]+\ ps$'\n' ]] # nothing but the chain
+	printf '%s\n' "${lines[@]}" | grep -qxE 'procs 1 phasebox-reap [0-9]+ bash [0-9]+ ps' # nothing but the chain
 	[[ ${output} == *"daemon UP"* ]]
 	[[ ! -e ${CG2}${leaf} ]] # the leaf is gone
 	run -1 pgrep -f "${MARK}" # and so is the daemon
