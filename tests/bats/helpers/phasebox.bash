@@ -1,0 +1,121 @@
+# Shared by contract.bats, cgroup.bats, reap.bats and bashrc.bats: a unique marker per
+# test, a scratch directory, the cgroup mounts, synchronisation helpers that never sleep,
+# and the leak check that teardown runs after every test.
+# shellcheck shell=bash
+
+pb_setup() {
+	B=${PHASEBOX_BUILD:?run through make check-bats}
+	P="${B}/phasebox-probe"
+	PY=/usr/bin/python3
+	MARK="pb${1}-${BATS_TEST_NUMBER}-$$-${RANDOM}"
+	SCRATCH=$(mktemp -d "/tmp/pb${1}.XXXXXX")
+	chmod 755 "${SCRATCH}"
+	mkdir -m 1777 "${SCRATCH}/w" # writable by nobody
+	: >"${SCRATCH}/invs"
+	# The mounts, from /proc/self/mountinfo: field 5 is the mount point, and after " - "
+	# come the file system type, the source and the super options.
+	CG2=$(awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
+	FRZ=$(awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup" && $(i+3) ~ /(^|,)freezer(,|$)/) { print $5; exit } }' /proc/self/mountinfo)
+	NOBODY=( setpriv --reuid=65534 --regid=65534 --clear-groups )
+	ulimit -c 0
+}
+
+# Every cgroup directory this test made that is still there: leaves carry the marker in
+# their name (tests pass it in --package), invocations are listed in ${SCRATCH}/invs.
+pb_left_cgroups() {
+	local root pid
+	for root in "${CG2}" "${FRZ}"; do
+		[[ -n ${root} && -d ${root}/phasebox ]] || continue
+		find "${root}/phasebox" -mindepth 1 -type d -name "*${MARK}*" -prune
+		while read -r pid; do
+			[[ -d ${root}/phasebox/inv-${pid} ]] && echo "${root}/phasebox/inv-${pid}"
+		done <"${SCRATCH}/invs"
+	done
+}
+
+# Kill what is in the cgroup directories given and remove them, depth first.
+pb_remove_cgroups() {
+	local d f pid
+	for d in "$@"; do
+		[[ -d ${d} ]] || continue
+		while IFS= read -r f; do
+			while read -r pid; do kill -9 "${pid}" 2>/dev/null || true; done <"${f}"
+		done < <(find "${d}" -name cgroup.procs)
+		find "${d}" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	done
+}
+
+pb_teardown() {
+	local left cg rc=0
+	left=$(pgrep -f "${MARK}" || true)
+	if [[ -n ${left} ]]; then
+		pkill -9 -f "${MARK}" || true
+		echo "leaked processes: ${left}" >&2
+		rc=1
+	fi
+	cg=$(pb_left_cgroups)
+	if [[ -n ${cg} ]]; then
+		# shellcheck disable=SC2086 # one path per line, no blanks in them
+		pb_remove_cgroups ${cg}
+		echo "leaked cgroups: ${cg}" >&2
+		rc=1
+	fi
+	rm -rf "${SCRATCH}"
+	return "${rc}"
+}
+
+# Wait at most 30 s for one line on the fifo $1 (made with mkfifo) and print it.  Opened
+# read-write, so that the open never blocks and the read's timeout applies even when the
+# writer died before opening it.
+pb_await() {
+	local fd line
+	exec {fd}<>"$1"
+	if ! read -r -t 30 -u "${fd}" line; then
+		exec {fd}<&-
+		echo "nothing on $1 within 30 s" >&2
+		return 1
+	fi
+	exec {fd}<&-
+	printf '%s\n' "${line}"
+}
+
+# Wait, through pidfds, at most 10 s for the processes to end (without killing them).
+pb_wait_gone() {
+	"${PY}" - "$@" <<-'EOF'
+		import os, select, sys
+		for pid in map(int, sys.argv[1:]):
+		    try:
+		        fd = os.pidfd_open(pid)
+		    except ProcessLookupError:
+		        continue
+		    if not select.select([fd], [], [], 10)[0]:
+		        sys.exit("process %d still running after 10 s" % pid)
+	EOF
+}
+
+# SIGKILL the processes and wait, through pidfds, until they are gone.
+pb_kill_wait() {
+	"${PY}" - "$@" <<-'EOF'
+		import os, select, signal, sys
+		fds = []
+		for pid in map(int, sys.argv[1:]):
+		    try:
+		        fds.append(os.pidfd_open(pid))
+		        os.kill(pid, signal.SIGKILL)
+		    except ProcessLookupError:
+		        pass
+		for fd in fds:
+		    if not select.select([fd], [], [], 10)[0]:
+		        sys.exit("still alive")
+	EOF
+}
+
+# The pids in daemon=PID lines of $1 (text).
+pb_daemons() {
+	sed -n 's/^daemon=\([0-9]*\)$/\1/p' <<<"$1"
+}
+
+# Succeeds when process $1 runs and its command line contains the marker.
+pb_alive() {
+	[[ -r /proc/$1/cmdline ]] && [[ $(tr '\0' ' ' </proc/"$1"/cmdline) == *"${MARK}"* ]]
+}
