@@ -1,0 +1,295 @@
+#!/usr/bin/env bats
+# phasebox-cgroup's kernel effects, as root, each with a negative twin that shows the
+# check can see the opposite: the leaf the program runs in, the daemons it leaves (dead,
+# reported, leaf removed) on cgroup2 and on the v1 freezer, capabilities and environment
+# passed through unchanged, two runs side by side, a supervisor killed by SIGKILL (its
+# child dies, the next run reaps the stale leaf), SIGTERM forwarded, and delegation to an
+# unprivileged build user through `adopt`.  Synchronisation is on fifos (pb_await), on the
+# probe's pipes (it returns once its daemons have exec'd) and on pidfds — never on time.
+
+bats_require_minimum_version 1.5.0
+
+load helpers/phasebox
+
+setup() {
+	pb_setup cgroup
+	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" )
+	LEAF_RE="^/phasebox/leaves/cat:${MARK}:src_compile\.pb[0-9]+$"
+}
+
+teardown() {
+	pb_teardown
+}
+
+# The caller's own cgroup2 path.
+own_cgroup2() {
+	sed -n 's/^0:://p' /proc/self/cgroup
+}
+
+# A holder: a bash that waits for a line on the fifo $1, then execs the rest.  Its pid
+# is what `adopt` gets, as emerge's would be.
+start_holder() {
+	local go=$1
+	shift
+	mkfifo "${go}"
+	bash -c 'read -r _ <"$0"; exec "$@"' "${go}" "$@" 3>&- &
+	HOLDER=$!
+	echo "${HOLDER}" >>"${SCRATCH}/invs"
+}
+
+# Let the holder go on, and wait for it; its status in HOLDER_RC.
+release_holder() {
+	local fd
+	exec {fd}<>"$1"
+	echo go >&"${fd}"
+	exec {fd}<&-
+	HOLDER_RC=0
+	wait "${HOLDER}" || HOLDER_RC=$?
+}
+
+# Remove /phasebox/inv-$1 of both hierarchies (the test's own clean-up; adopt leaves the
+# last invocation for the next one to reap).
+drop_inv() {
+	pb_remove_cgroups "${CG2}/phasebox/inv-$1" "${FRZ}/phasebox/inv-$1"
+}
+
+@test "the program runs in /phasebox/leaves/<pkg>:<phase>.pb<pid>; the leaf is gone afterwards" {
+	run -0 "${CG[@]}" --phase src_compile -- "${P}" cgroup
+	local leaf
+	[[ ${output} =~ cgroup2=([^$'\n']*) ]]
+	leaf=${BASH_REMATCH[1]}
+	[[ ${leaf} =~ ${LEAF_RE} ]]
+	[[ ! -e ${CG2}${leaf} ]]
+	[[ -z $(pb_left_cgroups) ]]
+}
+
+@test "negative twin: without the helper the program stays in the caller's cgroup" {
+	run -0 "${P}" cgroup
+	[[ ${output} == *"cgroup2=$(own_cgroup2)"* ]]
+	[[ ! ${output} =~ cgroup2=/phasebox/ ]]
+}
+
+@test "--hierarchy v1: the leaf is in the freezer hierarchy, and gone afterwards" {
+	[[ -n ${FRZ} ]] || skip "no v1 freezer mounted"
+	run -0 "${CG[@]}" --phase src_compile --hierarchy v1 -- "${P}" cgroup
+	local leaf
+	[[ ${output} =~ freezer=([^$'\n']*) ]]
+	leaf=${BASH_REMATCH[1]}
+	[[ ${leaf} =~ ${LEAF_RE} ]]
+	[[ ! -e ${FRZ}${leaf} ]]
+	# twin: cgroup2 is not where this leaf is
+	[[ ${output} == *"cgroup2=$(own_cgroup2)"$'\n'* || ${output} == *"cgroup2=$(own_cgroup2)" ]]
+}
+
+@test "daemons left behind are killed and named in a QA notice; the leaf is gone (v2 and v1)" {
+	local h d daemons
+	for h in v2 v1; do
+		[[ ${h} == v1 && -z ${FRZ} ]] && continue
+		run -0 --separate-stderr "${CG[@]}" --phase src_compile --hierarchy "${h}" -- \
+			"${P}" daemonize "${MARK}" "${SCRATCH}/ready-${h}"
+		daemons=$(pb_daemons "${output}")
+		[[ $(wc -l <<<"${daemons}") -eq 2 ]]
+		[[ ${stderr} == *"* QA Notice: phasebox: src_compile of cat/${MARK} left 2 processes running; killed:"* ]]
+		for d in ${daemons}; do
+			! pb_alive "${d}"
+			[[ ${stderr} == *" *   pid ${d} (sleep): ${MARK} 3600"* ]]
+		done
+		[[ -z $(pb_left_cgroups) ]]
+	done
+}
+
+@test "negative twin: without the helper the daemons survive" {
+	local d daemons
+	run -0 "${P}" daemonize "${MARK}" "${SCRATCH}/ready"
+	daemons=$(pb_daemons "${output}")
+	[[ $(wc -l <<<"${daemons}") -eq 2 ]]
+	for d in ${daemons}; do
+		pb_alive "${d}"
+	done
+	# shellcheck disable=SC2086
+	pb_kill_wait ${daemons}
+}
+
+@test "a root program keeps the caller's capabilities (CapEff, CapPrm, CapBnd)" {
+	local direct
+	direct=$("${P}" caps | grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb)=')
+	run -0 "${CG[@]}" -- "${P}" caps
+	[[ $(grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb)=' <<<"${output}") == "${direct}" ]]
+	[[ ${direct} == *CapEff=000001fffeffffff* || ${direct} =~ CapEff=[0-9a-f]*[1-9a-f] ]]
+	# twin: a caller with a smaller bounding set passes on exactly that smaller set
+	local small
+	small=$(setpriv --bounding-set=-net_admin,-sys_time "${P}" caps | grep -E '^Cap(Eff|Prm|Bnd)=')
+	[[ ${small} != "$(grep -E '^Cap(Eff|Prm|Bnd)=' <<<"${direct}")" ]]
+	run -0 setpriv --bounding-set=-net_admin,-sys_time "${CG[@]}" -- "${P}" caps
+	[[ $(grep -E '^Cap(Eff|Prm|Bnd)=' <<<"${output}") == "${small}" ]]
+}
+
+@test "the environment passes byte for byte through cgroup and reap (SANDBOX_ON=1 included)" {
+	local -a vars=( PATH=/usr/bin:/bin SANDBOX_ON=1 "LD_PRELOAD=libsandbox.so" "A=with space"
+		"EMPTY=" "EQ=a=b=c" $'NL=line1\nline2' "UTF=ä€" "PHASEBOX_X=1" "MARK=${MARK}" )
+	env -i "${vars[@]}" "${CG[@]}" -- "${B}/phasebox-reap" -- "${P}" env "${SCRATCH}/through"
+	env -i "${vars[@]}" "${P}" env "${SCRATCH}/direct"
+	cmp "${SCRATCH}/direct" "${SCRATCH}/through"
+	[[ $(tr '\0' '\n' <"${SCRATCH}/through") == *SANDBOX_ON=1* ]]
+	# twin: cmp does see a difference of one variable
+	env -i "${vars[@]}" EXTRA=1 "${P}" env "${SCRATCH}/other"
+	! cmp -s "${SCRATCH}/direct" "${SCRATCH}/other"
+}
+
+@test "two runs side by side: ending one kills only its own processes" {
+	local a_daemons b_daemons waiter d rc
+	mkfifo "${SCRATCH}/a-up"
+	"${CG[@]}" --phase a -- bash -c '"$0" daemonize "$1-a" "$2" >/dev/null && exec "$0" wait-forever "$3"' \
+		"${P}" "${MARK}" "${SCRATCH}/a-daemons" "${SCRATCH}/a-up" 3>&- &
+	local sup=$!
+	waiter=$(pb_await "${SCRATCH}/a-up")
+	waiter=${waiter#pid=}
+	a_daemons=$(pb_daemons "$(<"${SCRATCH}/a-daemons")")
+	run -0 --separate-stderr "${CG[@]}" --phase b -- "${P}" daemonize "${MARK}-b" "${SCRATCH}/b-daemons"
+	b_daemons=$(pb_daemons "${output}")
+	for d in ${b_daemons}; do ! pb_alive "${d}"; done
+	# A's processes are untouched, and not named in B's report
+	kill -0 "${waiter}"
+	for d in ${a_daemons}; do
+		pb_alive "${d}"
+		[[ ${stderr} != *"pid ${d} "* ]]
+	done
+	kill -TERM "${sup}"
+	rc=0
+	wait "${sup}" || rc=$?
+	[[ ${rc} -eq 143 ]]
+	for d in ${a_daemons}; do ! pb_alive "${d}"; done
+}
+
+@test "SIGKILL of the supervisor: its child dies, a daemon stays in the stale leaf, the next run reaps it" {
+	local child daemons d stale rc
+	mkfifo "${SCRATCH}/up"
+	"${CG[@]}" --phase src_compile -- bash -c '"$0" daemonize "$1" "$2" >/dev/null && exec "$0" wait-forever "$3"' \
+		"${P}" "${MARK}" "${SCRATCH}/daemons" "${SCRATCH}/up" 3>&- &
+	local sup=$!
+	child=$(pb_await "${SCRATCH}/up")
+	child=${child#pid=}
+	daemons=$(pb_daemons "$(<"${SCRATCH}/daemons")")
+	kill -KILL "${sup}"
+	rc=0
+	wait "${sup}" || rc=$?
+	[[ ${rc} -eq 137 ]]
+	pb_wait_gone "${child}" # PR_SET_PDEATHSIG
+	for d in ${daemons}; do pb_alive "${d}"; done
+	stale=$(find "${CG2}/phasebox/leaves" -maxdepth 1 -type d -name "cat:${MARK}:src_compile.pb${sup}")
+	[[ -n ${stale} ]]
+	grep -qx "${d}" "${stale}/cgroup.procs"
+	# the next run in the same base reaps it
+	run -0 "${CG[@]}" --phase src_compile -- true
+	for d in ${daemons}; do ! pb_alive "${d}"; done
+	[[ ! -e ${stale} ]]
+}
+
+@test "SIGTERM to the supervisor is forwarded to the program (143)" {
+	local child rc
+	mkfifo "${SCRATCH}/up"
+	"${CG[@]}" -- "${P}" wait-forever "${SCRATCH}/up" 3>&- &
+	local sup=$!
+	child=$(pb_await "${SCRATCH}/up")
+	child=${child#pid=}
+	kill -TERM "${sup}"
+	rc=0
+	wait "${sup}" || rc=$?
+	[[ ${rc} -eq 143 ]]
+	! kill -0 "${child}" 2>/dev/null
+}
+
+delegated_run() { # $@: extra setpriv options
+	start_holder "${SCRATCH}/go" "${NOBODY[@]}" "$@" "${CG[@]}" --phase src_compile -- \
+		bash -c '"$0" cgroup && "$0" caps && "$0" ids' "${P}" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	# the holder itself is in its invocation's main cgroup
+	grep -qx "0::/phasebox/inv-${HOLDER}/main" "/proc/${HOLDER}/cgroup"
+	release_holder "${SCRATCH}/go"
+	cat "${SCRATCH}/err" >&2
+	[[ ${HOLDER_RC} -eq 0 ]]
+	output=$(<"${SCRATCH}/out")
+	[[ ${output} =~ cgroup2=/phasebox/inv-${HOLDER}/builds/cat:${MARK}:src_compile\.pb${HOLDER}$'\n' ]]
+	[[ ${output} == *uid=65534,65534,65534* ]]
+	local c
+	for c in CapInh CapPrm CapEff CapAmb; do
+		[[ ${output} == *"${c}=0000000000000000"* ]]
+	done
+	[[ ! -e ${CG2}/phasebox/inv-${HOLDER}/builds/cat:${MARK}:src_compile.pb${HOLDER} ]]
+	drop_inv "${HOLDER}"
+}
+
+@test "delegation: after adopt, nobody's phase runs in a leaf below inv-<pid>/builds with no capabilities" {
+	delegated_run
+}
+
+@test "delegation: the same with no_new_privs" {
+	delegated_run --no-new-privs
+	[[ ${output} == *NoNewPrivs=1* ]]
+}
+
+@test "negative twin: without adopt, nobody gets 111 and a hint about PORTAGE_IONICE_COMMAND" {
+	run -111 --separate-stderr "${NOBODY[@]}" "${CG[@]}" -- "${P}" cgroup
+	[[ -z ${output} ]]
+	[[ ${stderr} == "phasebox-cgroup: "* ]]
+	[[ ${stderr} == *PORTAGE_IONICE_COMMAND* ]]
+	run -111 --separate-stderr "${NOBODY[@]}" --no-new-privs "${CG[@]}" -- "${P}" cgroup
+	[[ ${stderr} == *PORTAGE_IONICE_COMMAND* ]]
+}
+
+# Run, in a delegated leaf of a fresh invocation, a script that tries to move itself into
+# the invocation's main cgroup and into the cgroup2 root.  $1: run as nobody (1) or root (0).
+escape_attempt() {
+	# $PPID of the script is phasebox-cgroup, which has the holder's pid (exec chain).
+	local script='echo $$ 2>&1 >"$0/phasebox/inv-$PPID/main/cgroup.procs"; echo "main=$?"
+		echo $$ 2>&1 >"$0/cgroup.procs"; echo "root=$?"; "$1" cgroup'
+	local -a as=()
+	(( $1 )) && as=( "${NOBODY[@]}" --no-new-privs )
+	start_holder "${SCRATCH}/go" "${as[@]}" "${CG[@]}" --phase src_compile -- \
+		bash -c "${script}" "${CG2}" "${P}" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	release_holder "${SCRATCH}/go"
+	output=$(<"${SCRATCH}/out")
+	drop_inv "${HOLDER}"
+}
+
+@test "security: a delegated build cannot move itself into inv-<pid>/main nor the cgroup2 root" {
+	escape_attempt 1
+	[[ ${output} == *main=1* && ${output} == *root=1* ]]
+	[[ ${output} =~ cgroup2=/phasebox/inv-[0-9]+/builds/cat:${MARK}:src_compile\.pb[0-9]+ ]]
+	[[ $(grep -c 'Permission denied' "${SCRATCH}/out") -eq 2 ]]
+}
+
+@test "negative twin: root in the same leaf can move itself out (the writes are possible at all)" {
+	escape_attempt 0
+	[[ ${output} == *main=0* && ${output} == *root=0* ]]
+	[[ ${output} == *cgroup2=/$'\n'* || ${output} == *cgroup2=/ ]]
+}
+
+@test "after the holder exits, the next adopt removes its invocation" {
+	local first
+	start_holder "${SCRATCH}/go1" true
+	first=${HOLDER}
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${first}"
+	[[ -d ${CG2}/phasebox/inv-${first}/builds ]]
+	[[ $(stat -c %u "${CG2}/phasebox/inv-${first}/builds") -eq 65534 ]]
+	# twin: while its holder lives, another adopt keeps it
+	start_holder "${SCRATCH}/go2" true
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	[[ -d ${CG2}/phasebox/inv-${first} ]]
+	local second=${HOLDER}
+	HOLDER=${first}
+	release_holder "${SCRATCH}/go1"
+	[[ -d ${CG2}/phasebox/inv-${first} ]]
+	# a third adopt reaps it
+	start_holder "${SCRATCH}/go3" true
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	[[ ! -e ${CG2}/phasebox/inv-${first} ]]
+	[[ -d ${CG2}/phasebox/inv-${second} ]]
+	release_holder "${SCRATCH}/go3"
+	local third=${HOLDER}
+	HOLDER=${second}
+	release_holder "${SCRATCH}/go2"
+	drop_inv "${second}"
+	drop_inv "${third}"
+}
