@@ -1,0 +1,47 @@
+#!/bin/bash
+# A stand-in for Portage's ebuild.sh, for bashrc.bats: Portage's messaging functions,
+# the phase variables exported, bashrc (the snippet) sourced inside __ebuild_main's
+# subshell, then a phase body that appends one line to ${PB_OUT}/counter.  Only builtins
+# and absolute paths: the depend phase runs with PATH=/dev/null.
+#
+#   PB_SNIPPET  the file to source (build/test/phasebox.bashrc)
+#   PB_OUT      where to record: starts (one pid per start of this script), environ.PID
+#               (its initial environment), funcs/vars.{before,after}.PID (declare -F and
+#               compgen -v around the source), userfn.{before,after}.PID, counter
+#   PB_STATUS   the body's exit status
+#   PB_STALE    export a stale PHASEBOX_REEXEC=compile first (as ${T}/environment would)
+#   PB_USERFN   define the user's own pre_src_compile first
+
+die() { echo "DIE: $*" >&2; exit 1; }
+ewarn() { echo "WARN: $*" >&2; }
+eerror() { echo "ERROR: $*" >&2; }
+export EBUILD_PHASE EBUILD_PHASE_FUNC CATEGORY PF FEATURES PORTAGE_PROPERTIES PORTAGE_RESTRICT
+
+echo "$$" >>"${PB_OUT}/starts"
+mapfile -d '' -t pb_env <"/proc/$$/environ"
+printf '%s\0' "${pb_env[@]}" >"${PB_OUT}/environ.$$"
+unset pb_env
+
+__ebuild_main() {
+	if [[ -n ${PB_USERFN} ]]; then
+		pre_src_compile() { echo "the user's own pre_src_compile"; }
+		declare -f pre_src_compile >"${PB_OUT}/userfn.before.$$"
+	fi
+	[[ -n ${PB_STALE} ]] && export PHASEBOX_REEXEC=compile
+	declare -F >"${PB_OUT}/funcs.before.$$"
+	compgen -v >"${PB_OUT}/vars.before.$$"
+	# shellcheck disable=SC1090
+	source "${PB_SNIPPET}"
+	compgen -v >"${PB_OUT}/vars.after.$$"
+	declare -F >"${PB_OUT}/funcs.after.$$"
+	[[ -n ${PB_USERFN} ]] && declare -f pre_src_compile >"${PB_OUT}/userfn.after.$$"
+
+	# the phase body
+	local cg
+	mapfile -t cg <"/proc/$$/cgroup"
+	echo "body pid=$$ reexec=${PHASEBOX_REEXEC-unset} net=$(/bin/readlink "/proc/$$/ns/net") ${cg[*]}" \
+		>>"${PB_OUT}/counter"
+	(( PB_STATUS )) && exit "${PB_STATUS}"
+}
+
+( __ebuild_main; exit 0 ); exit $?
