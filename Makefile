@@ -54,7 +54,7 @@ $(B)/test/phasebox.bashrc: bashrc.d/phasebox.bashrc
 	sed -e 's|@LIBEXECDIR@|$(abspath $(B))|g' -e 's|@DATADIR@|$(abspath $(B))/test|g' $< > $@
 
 $(B)/unit-tests: $(UNIT_OBJ) $(B)/libphasebox-common.a
-	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS) -lgtest -lgtest_main -pthread
+	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS) -lgtest_main -lgtest -pthread
 
 $(B)/phasebox-probe: tests/probe/probe.cc
 	@mkdir -p $(@D)
