@@ -245,10 +245,23 @@ marker_pids() { # <pn>: pids of the daemons this runner's packages left
 	pgrep -f -- "^${marker}-${1}-" | tr '\n' ' '
 }
 
-# The phase-leaf cgroups of our packages still present (anywhere under phasebox's tree).
+# The phase-leaf cgroups of this run's packages still present: below the invocations this
+# run's emerges were adopted into, and every leaf a phase of this run recorded (e2e_record).
+# Only this run's: other runs of this suite may share the machine, and their leaves
+# (phasebox-test:…) are not ours to judge.
 leftover_leaves() {
-	[[ -d ${cgroup2}/phasebox ]] || return 0
-	find "${cgroup2}/phasebox" -mindepth 1 -type d -name '*phasebox-test*' 2>/dev/null
+	local pid f cg
+	{
+		for pid in "${emerge_pids[@]}"; do
+			[[ -d ${cgroup2}/phasebox/inv-${pid} ]] &&
+				find "${cgroup2}/phasebox/inv-${pid}" -mindepth 1 -type d -name '*phasebox-test*' 2>/dev/null
+		done
+		for f in "${results}"/*/*.cgroup; do
+			cg=$(sed -n 's/^0:://p' "${f}")
+			[[ ${cg} == /phasebox/*phasebox-test* && -d ${cgroup2}${cg} ]] && echo "${cgroup2}${cg}"
+		done
+	} | sort -u
+	return 0
 }
 
 kill_markers() {

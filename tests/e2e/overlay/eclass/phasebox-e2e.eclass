@@ -104,8 +104,12 @@ e2e_ns_probe() {
 		echo "pid1 $(tr '\0' ' ' < /proc/1/cmdline)"
 		echo "self $$ ${BASHPID}"
 	} > "$(e2e_file ns)" || die
+	# Builtins only (no fork per process): without a pid namespace /proc lists the whole
+	# host, and processes that end meanwhile are skipped.
+	local -a argv
 	for p in /proc/[0-9]*; do
-		echo "${p#/proc/} $(tr '\0' ' ' < "${p}/cmdline" 2>/dev/null)"
+		mapfile -d '' -t argv 2>/dev/null < "${p}/cmdline" || continue
+		echo "${p#/proc/} ${argv[*]} "
 	done > "$(e2e_file procs)" || die
 }
 
@@ -158,17 +162,31 @@ for s, name in ((s4, "v4"), (s6, "v6")):
 
 # @FUNCTION: e2e_mount_probe
 # @DESCRIPTION:
-# Only in a mount namespace other than the host's (E2E_HOST_MNTNS): mount a tmpfs whose
-# source is marked under ${T} and leave it mounted; record this phase's view of it from
-# /proc/self/mountinfo into $(e2e_file mount).  On the host's namespace it does nothing.
+# Record this phase's mount namespace into $(e2e_file mntns); then, when the runner asks
+# for it (E2E_HOST_MNTNS, its own namespace), mount a tmpfs whose source is marked
+# (${E2E_MARKER}-tmpfs) under ${T}, record this phase's view of it from
+# /proc/self/mountinfo into $(e2e_file mount), say so ($(e2e_file mounted)) and wait (at
+# most 20 s) until the runner has looked at the host's mount table ($(e2e_file looked)).
+# In a mount namespace of its own the tmpfs is left mounted, to vanish with the namespace;
+# in the host's it is unmounted again, so that the negative twin leaves nothing behind.
 e2e_mount_probe() {
-	local mine
+	local mine i
 	mine=$(readlink "/proc/${BASHPID}/ns/mnt")
 	echo "${mine}" > "$(e2e_file mntns)" || die
-	[[ -n ${E2E_HOST_MNTNS} && ${mine} != "${E2E_HOST_MNTNS}" ]] || return 0
+	[[ -n ${E2E_HOST_MNTNS} ]] || return 0
 	mkdir -p "${T}/e2e-mnt" || die
-	mount -t tmpfs "${E2E_MARKER}-tmpfs" "${T}/e2e-mnt" || die "${FUNCNAME[0]}: mount failed"
+	mount -t tmpfs -o size=1m "${E2E_MARKER}-tmpfs" "${T}/e2e-mnt" ||
+		die "${FUNCNAME[0]}: mount failed"
 	grep -F -- "${E2E_MARKER}-tmpfs" /proc/self/mountinfo > "$(e2e_file mount)"
+	: > "$(e2e_file mounted)" || die
+	for (( i = 0; i < 400; i++ )); do
+		[[ -e $(e2e_file looked) ]] && break
+		sleep 0.05
+	done
+	[[ -e $(e2e_file looked) ]] || ewarn "${FUNCNAME[0]}: the runner did not look at the host's mounts"
+	if [[ ${mine} == "${E2E_HOST_MNTNS}" ]]; then
+		umount "${T}/e2e-mnt" || die "${FUNCNAME[0]}: umount failed"
+	fi
 }
 
 fi
