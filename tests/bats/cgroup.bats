@@ -91,7 +91,7 @@ drop_inv() {
 		[[ $(wc -l <<<"${daemons}") -eq 2 ]]
 		[[ ${stderr} == *"* QA Notice: phasebox: src_compile of cat/${MARK} left 2 processes running; killed:"* ]]
 		for d in ${daemons}; do
-			! pb_alive "${d}"
+			pb_dead "${d}"
 			[[ ${stderr} == *" *   pid ${d} (sleep): ${MARK} 3600"* ]]
 		done
 		[[ -z $(pb_left_cgroups) ]]
@@ -133,7 +133,7 @@ drop_inv() {
 	[[ $(tr '\0' '\n' <"${SCRATCH}/through") == *SANDBOX_ON=1* ]]
 	# twin: cmp does see a difference of one variable
 	env -i "${vars[@]}" EXTRA=1 "${P}" env "${SCRATCH}/other"
-	! cmp -s "${SCRATCH}/direct" "${SCRATCH}/other"
+	run -1 cmp -s "${SCRATCH}/direct" "${SCRATCH}/other"
 }
 
 @test "two runs side by side: ending one kills only its own processes" {
@@ -147,7 +147,7 @@ drop_inv() {
 	a_daemons=$(pb_daemons "$(<"${SCRATCH}/a-daemons")")
 	run -0 --separate-stderr "${CG[@]}" --phase b -- "${P}" daemonize "${MARK}-b" "${SCRATCH}/b-daemons"
 	b_daemons=$(pb_daemons "${output}")
-	for d in ${b_daemons}; do ! pb_alive "${d}"; done
+	for d in ${b_daemons}; do pb_dead "${d}"; done
 	# A's processes are untouched, and not named in B's report
 	kill -0 "${waiter}"
 	for d in ${a_daemons}; do
@@ -158,30 +158,49 @@ drop_inv() {
 	rc=0
 	wait "${sup}" || rc=$?
 	[[ ${rc} -eq 143 ]]
-	for d in ${a_daemons}; do ! pb_alive "${d}"; done
+	for d in ${a_daemons}; do pb_dead "${d}"; done
 }
 
 @test "SIGKILL of the supervisor: its child dies, a daemon stays in the stale leaf, the next run reaps it" {
-	local child daemons d stale rc
-	mkfifo "${SCRATCH}/up"
-	"${CG[@]}" --phase src_compile -- bash -c '"$0" daemonize "$1" "$2" >/dev/null && exec "$0" wait-forever "$3"' \
-		"${P}" "${MARK}" "${SCRATCH}/daemons" "${SCRATCH}/up" 3>&- &
-	local sup=$!
+	# All of it inside an outer leaf of this test's own: a run there nests its leaf below
+	# it, so the stale leaf is in a base no concurrent phasebox run (another test suite
+	# on this machine) can reap first.  The outer script reports the inner supervisor's
+	# pid, waits for it to be killed, then on "go" runs the next phase in the same base.
+	local sup child daemons d stale rc outer
+	mkfifo "${SCRATCH}/sup" "${SCRATCH}/up" "${SCRATCH}/go"
+	"${CG[@]}" --phase outer -- bash -c '
+		cg=$1 p=$2 mark=$3 s=$4
+		"$cg" --package "cat/$mark" --phase src_compile -- bash -c \
+			"\"\$0\" daemonize \"\$1\" \"\$2\" >/dev/null && exec \"\$0\" wait-forever \"\$3\"" \
+			"$p" "$mark" "$s/daemons" "$s/up" &
+		echo "$!" >"$s/sup"
+		wait "$!"
+		echo "inner=$?"
+		read -r _ <"$s/go"
+		exec "$cg" --package "cat/$mark" --phase src_compile -- true
+	' outer "${B}/phasebox-cgroup" "${P}" "${MARK}" "${SCRATCH}" >"${SCRATCH}/outer" 3>&- &
+	outer=$!
+	sup=$(pb_await "${SCRATCH}/sup")
 	child=$(pb_await "${SCRATCH}/up")
 	child=${child#pid=}
 	daemons=$(pb_daemons "$(<"${SCRATCH}/daemons")")
 	kill -KILL "${sup}"
-	rc=0
-	wait "${sup}" || rc=$?
-	[[ ${rc} -eq 137 ]]
-	pb_wait_gone "${child}" # PR_SET_PDEATHSIG
+	pb_wait_gone "${sup}" "${child}" # the child: PR_SET_PDEATHSIG
 	for d in ${daemons}; do pb_alive "${d}"; done
-	stale=$(find "${CG2}/phasebox/leaves" -maxdepth 1 -type d -name "cat:${MARK}:src_compile.pb${sup}")
+	stale=$(find "${CG2}/phasebox/leaves" -mindepth 2 -maxdepth 2 -type d -name "cat:${MARK}:src_compile.pb${sup}")
 	[[ -n ${stale} ]]
-	grep -qx "${d}" "${stale}/cgroup.procs"
+	[[ ${stale} == */cat:${MARK}:outer.pb${outer}/* ]]
+	for d in ${daemons}; do grep -qx "${d}" "${stale}/cgroup.procs"; done
 	# the next run in the same base reaps it
-	run -0 "${CG[@]}" --phase src_compile -- true
-	for d in ${daemons}; do ! pb_alive "${d}"; done
+	local fd
+	exec {fd}<>"${SCRATCH}/go"
+	echo go >&"${fd}"
+	exec {fd}<&-
+	rc=0
+	wait "${outer}" || rc=$?
+	[[ ${rc} -eq 0 ]]
+	[[ $(<"${SCRATCH}/outer") == inner=137 ]]
+	for d in ${daemons}; do pb_dead "${d}"; done
 	[[ ! -e ${stale} ]]
 }
 
@@ -196,7 +215,7 @@ drop_inv() {
 	rc=0
 	wait "${sup}" || rc=$?
 	[[ ${rc} -eq 143 ]]
-	! kill -0 "${child}" 2>/dev/null
+	run -1 kill -0 "${child}"
 }
 
 delegated_run() { # $@: extra setpriv options

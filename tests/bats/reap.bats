@@ -35,7 +35,7 @@ reported() {
 	"${RP[@]}" -- "${P}" daemonize "${MARK}" "${SCRATCH}/ready" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
 	daemons=$(pb_daemons "$(<"${SCRATCH}/out")")
 	[[ $(wc -w <<<"${daemons}") -eq 2 ]]
-	for d in ${daemons}; do ! pb_alive "${d}"; done
+	for d in ${daemons}; do pb_dead "${d}"; done
 	reported "${daemons}"
 }
 
@@ -56,7 +56,7 @@ reported() {
 	"${RP[@]}" -- "${P}" tree "${MARK}" "${SCRATCH}/ready" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
 	daemons=$(pb_daemons "$(<"${SCRATCH}/out")")
 	[[ $(wc -w <<<"${daemons}") -eq 2 ]]
-	for d in ${daemons}; do ! pb_alive "${d}"; done
+	for d in ${daemons}; do pb_dead "${d}"; done
 	reported "${daemons}"
 }
 
@@ -80,7 +80,7 @@ reported() {
 		>"${SCRATCH}/out" 2>"${SCRATCH}/err"
 	daemons=$(pb_daemons "$(<"${SCRATCH}/out")")
 	[[ $(wc -w <<<"${daemons}") -eq 2 ]]
-	for d in ${daemons}; do ! pb_alive "${d}"; done
+	for d in ${daemons}; do pb_dead "${d}"; done
 	reported "${daemons}"
 }
 

@@ -119,3 +119,12 @@ pb_daemons() {
 pb_alive() {
 	[[ -r /proc/$1/cmdline ]] && [[ $(tr '\0' ' ' </proc/"$1"/cmdline) == *"${MARK}"* ]]
 }
+
+# Succeeds when process $1 is gone (or a zombie): the negation of pb_alive as a command
+# of its own, since `! cmd` never fails a bats test.
+pb_dead() {
+	if pb_alive "$1"; then
+		echo "process $1 is still alive" >&2
+		return 1
+	fi
+}
