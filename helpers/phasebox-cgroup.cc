@@ -192,6 +192,7 @@ int run(RunOptions& o, Environment& env)
 	for (auto& p : sweep_inner(h.value(), l.base.get(), where))
 		orphans.push_back(p);
 	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
+	l.lock.reset();
 	l.dir.reset();
 	if (Status s = cgroupfs::remove_tree(l.base.get(), l.name); !s)
 		report::ignoring(Error{s.error().err, "remove " + quote(l.path) + ": " + s.error().what});

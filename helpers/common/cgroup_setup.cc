@@ -97,8 +97,9 @@ Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool 
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
 	if (!leaf.dir.valid())
 		return sys_error("open " + quote(leaf.path));
-	if (::flock(leaf.dir.get(), LOCK_EX) != 0)
-		return sys_error("lock " + quote(leaf.path));
+	leaf.lock.reset(::openat(leaf.dir.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+	if (!leaf.lock.valid() || ::flock(leaf.lock.get(), LOCK_EX) != 0)
+		return sys_error("lock " + quote(leaf.path + "/cgroup.procs"));
 	::flock(leaf.base.get(), LOCK_UN);
 	return leaf;
 }
@@ -124,7 +125,10 @@ std::vector<Reaped> reap_stale_leaves(int basefd, cgroupfs::Kind kind, const std
 	::closedir(d);
 	for (const auto& n : names) {
 		UniqueFd fd(::openat(basefd, n.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-		if (!fd.valid() || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+		if (!fd.valid())
+			continue;
+		UniqueFd lock(::openat(fd.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+		if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
 			continue; // gone, or its supervisor is alive
 		Reaped r{n, 0};
 		if (auto pids = cgroupfs::list_pids(fd.get(), kind == cgroupfs::Kind::v2 ? "cgroup.procs" : "tasks", true))
@@ -133,6 +137,7 @@ std::vector<Reaped> reap_stale_leaves(int basefd, cgroupfs::Kind kind, const std
 			errors.push_back({s.error().err, "reap stale leaf " + quote(n) + ": " + s.error().what});
 			continue;
 		}
+		lock.reset();
 		fd.reset();
 		if (auto s = cgroupfs::remove_tree(basefd, n); !s) {
 			errors.push_back({s.error().err, "remove stale leaf " + quote(n) + ": " + s.error().what});

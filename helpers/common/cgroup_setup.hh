@@ -30,11 +30,15 @@ Result<Hierarchy> open_hierarchy(HierarchyChoice choice);
 // The hierarchy path of process `pid` (0: self) in `h`.
 Result<std::string> current_cgroup(const Hierarchy& h, int pid = 0);
 
-// A leaf cgroup owned by this process: its directory is flock(2)ed for as long as the
+// A leaf cgroup owned by this process: its cgroup.procs is flock(2)ed for as long as the
 // fd is open, which is how a later run tells a live leaf from one whose supervisor died.
+// Not the directory: that is the base of a nested run's leaf, which takes a shared lock
+// on its base (create_leaf) and an exclusive one to reap (reap_stale_leaves) — a lock
+// held on it for the supervisor's whole life deadlocked every nested run.
 struct Leaf {
 	UniqueFd base;     // the directory the leaf was made in
-	UniqueFd dir;      // the leaf itself (flocked)
+	UniqueFd dir;      // the leaf itself
+	UniqueFd lock;     // its cgroup.procs (flocked)
 	std::string name;  // entry name below base
 	std::string path;  // hierarchy path, for messages
 };
