@@ -57,20 +57,28 @@ Result<CgroupMounts> find_cgroup_mounts(const std::string& mountinfo)
 		CgroupMount m{target, root ? root : "/",
 			      vfs_opts && mnt_optstr_get_option(vfs_opts, "ro", nullptr, nullptr) == 0};
 		std::string t(type);
+		// A later mount on the same target is stacked over the earlier one and is the one
+		// visible there (findmnt searches the table backwards for the same reason).
 		if (t == "cgroup2") {
-			if (out.unified.empty() || preferred_over(m.target, out.unified.target))
+			if (out.unified.empty() || m.target == out.unified.target ||
+			    preferred_over(m.target, out.unified.target))
 				out.unified = m;
 		} else if (t == "cgroup") {
 			const char* fs_opts = mnt_fs_get_fs_options(fs);
 			if (!fs_opts)
 				continue;
+			auto add = [&](const std::string& key) {
+				auto [slot, added] = out.v1.emplace(key, m);
+				if (!added && slot->second.target == m.target)
+					slot->second = m;
+			};
 			for (const char* c : v1_controllers)
 				if (mnt_optstr_get_option(fs_opts, c, nullptr, nullptr) == 0)
-					out.v1.emplace(c, m);
+					add(c);
 			char* name = nullptr;
 			size_t len = 0;
 			if (mnt_optstr_get_option(fs_opts, "name", &name, &len) == 0 && name)
-				out.v1.emplace("name=" + std::string(name, len), m);
+				add("name=" + std::string(name, len));
 		}
 	}
 	return out;
