@@ -47,6 +47,9 @@ pb_remove_cgroups() {
 
 pb_teardown() {
 	local left cg rc=0
+	# setup stopped before the marker was made (PHASEBOX_BUILD unset): nothing to check,
+	# and an empty marker would match, and kill, every process on the machine.
+	[[ -n ${MARK:-} ]] || return 0
 	left=$(pgrep -f "${MARK}" || true)
 	if [[ -n ${left} ]]; then
 		pkill -9 -f "${MARK}" || true
