@@ -13,8 +13,15 @@
 // reports the orphans as a QA notice on stderr, and exits with PROG's status.
 //
 // adopt mode (root, from PORTAGE_IONICE_COMMAND before any phase): creates
-// /phasebox/inv-PID/{main,builds}, moves PID into main, delegates builds to the build user
-// (default: portage), reaps invocations whose processes are all gone, then execs PROG.
+// /phasebox/inv-PID/{main,builds}, moves PID into main, reaps invocations whose processes
+// are all gone, then execs PROG.  On cgroup v2 it leaves a keeper (common/keeper.hh) that
+// makes the build user's leaves and moves its phases into them, so that nothing the build
+// user could use to move root's processes is ever delegated; on v1 (where the kernel checks
+// who owns a process moved) builds/ is delegated to the build user (default: portage).
+//
+// A build-user phase in an adopted invocation on v2 asks that keeper for its leaf (with a
+// pidfd of its child, held before exec), and asks it again at the end to kill what is left
+// and remove the leaf.
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
@@ -23,6 +30,8 @@
 #include "common/environment.hh"
 #include "common/exit_status.hh"
 #include "common/file.hh"
+#include "common/keeper.hh"
+#include "common/layout.hh"
 #include "common/privs.hh"
 #include "common/procinfo.hh"
 #include "common/report.hh"
@@ -32,6 +41,7 @@
 #include <dirent.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 using namespace phasebox;
@@ -133,6 +143,48 @@ std::vector<ProcessInfo> sweep_inner(const Hierarchy& h, int basefd, layout::Whe
 	return out;
 }
 
+// A build-user phase of an adopted invocation on cgroup v2: its leaf comes from the keeper.
+int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::string& base)
+{
+	// base is /phasebox/inv-N/builds.
+	const std::string inv = base.substr(layout::top.size() + 1, base.rfind('/') - layout::top.size() - 1);
+	const std::string hint = "hint: the keeper 'phasebox-cgroup adopt' leaves for this emerge (" +
+				 keeper::socket_path(inv) +
+				 ") did not answer; is it still running? see phasebox-cgroup(8)";
+	std::optional<keeper::Lease> lease;
+	ChildSpec spec;
+	spec.argv = o.next;
+	spec.env = &env;
+	spec.after_fork = [&](pid_t pid) -> Status {
+		UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+		if (!pfd.valid())
+			return sys_error("pidfd_open");
+		auto l = keeper::request(h, inv, pfd.get(), o.package + ":" + o.phase);
+		if (!l)
+			return l.error();
+		lease = std::move(l.value());
+		return {};
+	};
+	spec.before_exec = [] { return drop_capabilities_unless_root(); };
+	Outcome r = run_supervised(spec, false);
+	if (!r.ran) {
+		report::error(r.failure.error, lease ? "" : hint);
+		if (lease)
+			(void)keeper::release(*lease);
+		return r.failure.exit_code;
+	}
+	std::vector<ProcessInfo> orphans;
+	if (auto pids = cgroupfs::list_pids(lease->dir.get(), "cgroup.procs", true))
+		for (pid_t p : pids.value())
+			orphans.push_back(describe_process(p));
+	const std::string path = lease->path;
+	if (Status s = keeper::release(*lease); !s)
+		report::error(Error{s.error().err, "kill what is left in " + quote(path) + ": " + s.error().what},
+			      "the keeper kills it when emerge ends");
+	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
+	return exit_status_from_wait(r.wstatus);
+}
+
 int run(RunOptions& o, Environment& env)
 {
 	report::set_context(o.package + " " + o.phase);
@@ -152,6 +204,8 @@ int run(RunOptions& o, Environment& env)
 		report::error(base.error(), hint_for(base.error(), where));
 		return ex::syscall;
 	}
+	if (where == layout::Where::adopted_main && h.value().kind == cgroupfs::Kind::v2 && ::getuid() != 0)
+		return run_kept(o, env, h.value(), base.value().first);
 	auto leaf = create_leaf(h.value(), base.value().first, base.value().second,
 				o.package + ":" + o.phase);
 	if (!leaf) {
@@ -236,24 +290,20 @@ void reap_stale_invocations(const Hierarchy& h, int topfd, const std::string& ke
 			continue;
 		}
 		inv.value().reset();
+		keeper::remove_socket(n);
 		if (Status s = cgroupfs::remove_tree(topfd, n); !s)
 			report::ignoring(Error{s.error().err, "remove stale invocation " + quote(n) + ": " + s.error().what});
 	}
 }
 
-Status delegate(const Hierarchy& h, int invfd, int buildsfd, uid_t uid, gid_t gid)
+// cgroup v1 only: builds/ to the build user.  v1 lets a process move only processes of its
+// own uid, so the user can move its phases out of main (tasks of the invocation root is not
+// needed on v1) and nothing of root's.  (v2 does not check the owner: see keeper.hh.)
+Status delegate(int buildsfd, uid_t uid, gid_t gid)
 {
-	const bool v2 = h.kind == cgroupfs::Kind::v2;
-	// cgroup v2 moves need write access to cgroup.procs of the common ancestor of source
-	// (main) and destination (a leaf in builds): the invocation directory.
-	// https://docs.kernel.org/admin-guide/cgroup-v2.html#delegation-containment
-	if (v2)
-		if (Status s = chown_at(invfd, "cgroup.procs", uid, gid); !s)
-			return s;
 	if (Status s = chown_at(buildsfd, ".", uid, gid); !s)
 		return s;
-	for (const char* f : v2 ? std::vector<const char*>{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}
-				: std::vector<const char*>{"cgroup.procs", "tasks"})
+	for (const char* f : {"cgroup.procs", "tasks"})
 		if (Status s = chown_at(buildsfd, f, uid, gid); !s)
 			return s;
 	return {};
@@ -315,10 +365,20 @@ Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user)
 	auto builds = cgroupfs::open_dir(inv.value().get(), "builds", true, 0755);
 	if (!builds)
 		return builds.error();
-	if (uid != 0)
-		if (Status s = delegate(h, inv.value().get(), builds.value().get(), uid, gid); !s)
+	const bool v2 = h.kind == cgroupfs::Kind::v2;
+	if (uid != 0 && !v2)
+		if (Status s = delegate(builds.value().get(), uid, gid); !s)
 			return s;
-	return write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(pid));
+	UniqueFd emerge(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+	if (!emerge.valid())
+		return sys_error("pidfd_open " + std::to_string(pid));
+	if (Status s = write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(pid)); !s)
+		return s;
+	if (uid != 0 && v2) {
+		::fcntl(emerge.get(), F_SETFD, FD_CLOEXEC);
+		return keeper::start(h, emerge.get(), keeper::Config{name, uid, gid, 10});
+	}
+	return {};
 }
 
 int adopt(AdoptOptions& o, Environment& env)

@@ -67,7 +67,7 @@ Result<std::string> current_cgroup(const Hierarchy& h, int pid)
 }
 
 Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool create_base,
-			 const std::string& label)
+			 const std::string& label, long name_pid)
 {
 	auto rel = h.relative(base_path);
 	if (!rel)
@@ -82,7 +82,7 @@ Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool 
 	if (::flock(leaf.base.get(), LOCK_SH) != 0)
 		return sys_error("lock " + quote(base_path));
 	for (unsigned n = 0; n < 100; ++n) {
-		std::string name = layout::leaf_name(label, ::getpid(), n);
+		std::string name = layout::leaf_name(label, name_pid ? name_pid : ::getpid(), n);
 		if (::mkdirat(leaf.base.get(), name.c_str(), 0755) == 0) {
 			leaf.name = name;
 			break;

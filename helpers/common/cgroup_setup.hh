@@ -43,9 +43,10 @@ struct Leaf {
 	std::string path;  // hierarchy path, for messages
 };
 
-// mkdir a uniquely named leaf below `base_path` and lock it.
+// mkdir a uniquely named leaf below `base_path` and lock it.  The name carries
+// `name_pid` (0: this process's pid).
 Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool create_base,
-			 const std::string& label);
+			 const std::string& label, long name_pid = 0);
 
 struct Reaped {
 	std::string name;

@@ -4,7 +4,9 @@
 //   /phasebox/leaves/<leaf>          leaves of root phases run outside any adopted invocation
 //   /phasebox/inv-<pid>/             one per emerge/ebuild invocation (phasebox-cgroup adopt)
 //   /phasebox/inv-<pid>/main/        the invocation's own processes (root-owned)
-//   /phasebox/inv-<pid>/builds/      delegated to the build user: its phases' leaves
+//   /phasebox/inv-<pid>/builds/      its phases' leaves (v2: made by the keeper and each
+//                                    delegated; v1: builds/ delegated to the build user)
+//   /phasebox/inv-<pid>/keeper/      the invocation's keeper (common/keeper.hh; v2)
 //   .../<leaf>/<leaf>                a phasebox run inside a leaf nests below it
 //
 // Paths are hierarchy paths as /proc/self/cgroup shows them.

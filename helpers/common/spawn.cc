@@ -114,6 +114,14 @@ Result<Spawned> spawn(ChildSpec& spec)
 	if (!parent.valid())
 		return sys_error("pidfd_open");
 	::fcntl(parent.get(), F_SETFD, FD_CLOEXEC);
+	UniqueFd go_rd, go_wr;
+	if (spec.after_fork) {
+		int g[2];
+		if (::pipe2(g, O_CLOEXEC) != 0)
+			return sys_error("pipe2");
+		go_rd.reset(g[0]);
+		go_wr.reset(g[1]);
+	}
 	pid_t pid = ::fork();
 	if (pid < 0)
 		return sys_error("fork");
@@ -125,6 +133,17 @@ Result<Spawned> spawn(ChildSpec& spec)
 		struct pollfd pp{parent.get(), POLLIN, 0};
 		if (::poll(&pp, 1, 0) != 0)
 			child_fail(wr.get(), exit_code::syscall, Error{ESRCH, "the supervisor died"});
+		if (go_rd.valid()) {
+			go_wr.reset();
+			char go = 0;
+			ssize_t g;
+			do
+				g = ::read(go_rd.get(), &go, 1);
+			while (g < 0 && errno == EINTR);
+			if (g != 1)
+				::_exit(exit_code::syscall); // the parent failed, and says why itself
+			go_rd.reset();
+		}
 		if (spec.before_exec)
 			if (Status s = spec.before_exec(); !s)
 				child_fail(wr.get(), exit_code::syscall, s.error());
@@ -134,6 +153,22 @@ Result<Spawned> spawn(ChildSpec& spec)
 	wr.reset();
 	Spawned out;
 	out.pid = pid;
+	if (spec.after_fork) {
+		go_rd.reset();
+		Status s = spec.after_fork(pid);
+		if (s && ::write(go_wr.get(), "g", 1) != 1)
+			s = sys_error("let the child go on");
+		if (!s) {
+			::kill(pid, SIGKILL);
+			int status;
+			while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+			}
+			out.failed = true;
+			out.failure = {exit_code::syscall, s.error()};
+			return out;
+		}
+		go_wr.reset();
+	}
 	Report r{};
 	ssize_t n;
 	do

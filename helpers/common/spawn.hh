@@ -18,6 +18,9 @@ struct ChildSpec {
 	// Steps the child runs between fork and exec (enter a cgroup, drop capabilities).
 	// A failure is reported to the parent and the child exits without exec-ing.
 	std::function<Status()> before_exec;
+	// A step the parent runs once the child exists and before it goes on (it waits, before
+	// before_exec).  A failure kills the child and is returned as spawn()'s failure.
+	std::function<Status(pid_t)> after_fork;
 };
 
 struct SpawnFailure {

@@ -97,7 +97,13 @@ teardown() {
 	# test file's) has reaped it already, as it may once its processes are gone.
 	if [[ -f ${SCRATCH}/invocations ]]; then
 		while read -r inv; do
-			rmdir "${inv}/main" "${inv}/builds" "${inv}" 2>/dev/null || true
+			# Its keeper ends with its holder; kill it if it has not yet (clean-up, no check).
+			if [[ -e ${inv}/cgroup.kill ]]; then
+				echo 1 >"${inv}/cgroup.kill"
+				for _ in {1..50}; do grep -qx 'populated 0' "${inv}/cgroup.events" && break; sleep 0.1; done
+			fi
+			rm -f "/run/phasebox/${inv##*/}.sock"
+			rmdir "${inv}/main" "${inv}/builds" "${inv}/keeper" "${inv}" 2>/dev/null || true
 			[[ ! -e ${inv} ]] || { echo "cannot remove ${inv}" >&2; rc=1; }
 		done <"${SCRATCH}/invocations"
 	fi

@@ -1,0 +1,572 @@
+#include "keeper.hh"
+
+#include "cgroupfs.hh"
+#include "file.hh"
+#include "layout.hh"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <map>
+#include <optional>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+namespace phasebox::keeper {
+namespace {
+
+constexpr size_t max_message = 512;
+constexpr size_t max_clients = 512;
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+bool pidfd_alive(int pidfd) { return ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0; }
+
+// The pid a pidfd refers to, in this process's pid namespace (-1: it has exited).
+Result<pid_t> pidfd_pid(int pidfd)
+{
+	auto info = read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
+	if (!info)
+		return info.error();
+	auto pos = info.value().find("\nPid:");
+	if (pos == std::string::npos)
+		return Error{EBADF, "not a pidfd"};
+	long pid = std::strtol(info.value().c_str() + pos + 5, nullptr, 10);
+	if (pid <= 0)
+		return Error{ESRCH, "the process has exited"};
+	return static_cast<pid_t>(pid);
+}
+
+// PPid and the four uids (real, effective, saved, file system) of `pid`.
+struct Ids {
+	pid_t ppid = -1;
+	long uid[4] = {-1, -1, -1, -1};
+};
+
+Result<Ids> process_ids(pid_t pid)
+{
+	auto st = read_file("/proc/" + std::to_string(pid) + "/status");
+	if (!st)
+		return st.error();
+	Ids ids;
+	const std::string& s = st.value();
+	auto p = s.find("\nPPid:");
+	auto u = s.find("\nUid:");
+	if (p == std::string::npos || u == std::string::npos)
+		return Error{EINVAL, "unreadable /proc/" + std::to_string(pid) + "/status"};
+	ids.ppid = static_cast<pid_t>(std::strtol(s.c_str() + p + 6, nullptr, 10));
+	const char* c = s.c_str() + u + 5;
+	for (long& v : ids.uid) {
+		char* end = nullptr;
+		v = std::strtol(c, &end, 10);
+		c = end;
+	}
+	return ids;
+}
+
+Status send_reply(int fd, const std::string& msg)
+{
+	if (::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) < 0)
+		return sys_error("send to the phasebox keeper's client");
+	return {};
+}
+
+std::string error_reply(const Error& e) { return "E" + std::to_string(e.err) + ":" + e.what; }
+
+// --- the keeper process ------------------------------------------------------------
+
+struct Client {
+	UniqueFd sock;
+	UniqueFd peer; // pidfd of the connecting process
+	pid_t peer_pid = -1;
+	std::optional<Leaf> leaf;
+};
+
+class Keeper {
+      public:
+	Keeper(const Hierarchy& h, const Config& c) : h_(h), c_(c)
+	{
+		inv_path_ = std::string(layout::top) + "/" + c.inv_name;
+		main_path_ = inv_path_ + "/main";
+		builds_path_ = inv_path_ + "/builds";
+	}
+
+	Status open_builds()
+	{
+		auto rel = h_.relative(builds_path_);
+		if (!rel)
+			return rel.error();
+		auto b = cgroupfs::open_dir(h_.root.get(), rel.value());
+		if (!b)
+			return b.error();
+		builds_ = std::move(b.value());
+		return {};
+	}
+
+	void loop(int listen_fd, int emerge_pidfd)
+	{
+		for (;;) {
+			std::vector<struct pollfd> pfds;
+			pfds.push_back({emerge_pidfd, POLLIN, 0});
+			pfds.push_back({listen_fd, POLLIN, 0});
+			std::vector<int> order;
+			for (auto& [fd, cl] : clients_) {
+				pfds.push_back({fd, POLLIN, 0});
+				order.push_back(fd);
+			}
+			if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				return;
+			}
+			if (pfds[0].revents)
+				return; // emerge has ended
+			if (pfds[1].revents & POLLIN)
+				accept_one(listen_fd);
+			for (size_t i = 0; i < order.size(); ++i)
+				if (pfds[i + 2].revents)
+					serve(order[i]);
+		}
+	}
+
+	// emerge has ended: nothing of its phases stays.
+	void shutdown()
+	{
+		for (auto& [fd, cl] : clients_)
+			drop_leaf(cl);
+		clients_.clear();
+	}
+
+      private:
+	void accept_one(int listen_fd)
+	{
+		UniqueFd s(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+		if (!s.valid())
+			return;
+		if (clients_.size() >= max_clients) {
+			(void)send_reply(s.get(), error_reply({EMFILE, "too many phases at once"}));
+			return;
+		}
+		struct ucred cred{};
+		socklen_t len = sizeof cred;
+		if (::getsockopt(s.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+			return;
+		if (static_cast<uid_t>(cred.uid) != c_.uid) {
+			(void)send_reply(s.get(), error_reply({EPERM, "uid " + std::to_string(cred.uid) +
+									 " is not the build user this invocation was delegated to (uid " +
+									 std::to_string(c_.uid) + ")"}));
+			return;
+		}
+		Client cl;
+		// The connecting process itself, pinned: a pidfd from the socket where the
+		// kernel has one (6.5), else opened now and checked below to be the same pid.
+		int pfd = -1;
+		len = sizeof pfd;
+		if (::getsockopt(s.get(), SOL_SOCKET, SO_PEERPIDFD, &pfd, &len) != 0)
+			pfd = pidfd_open(cred.pid);
+		cl.peer.reset(pfd);
+		cl.peer_pid = cred.pid;
+		if (!cl.peer.valid())
+			return;
+		int fd = s.get();
+		cl.sock = std::move(s);
+		clients_.emplace(fd, std::move(cl));
+	}
+
+	void serve(int fd)
+	{
+		Client& cl = clients_.at(fd);
+		char buf[max_message + 1];
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov{buf, max_message};
+		struct msghdr m{};
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof cbuf;
+		ssize_t n = ::recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		UniqueFd passed;
+		for (struct cmsghdr* h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+			    h->cmsg_len == CMSG_LEN(sizeof(int))) {
+				int got;
+				std::memcpy(&got, CMSG_DATA(h), sizeof got);
+				passed.reset(got);
+			}
+		if (n <= 0 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			// Closed (the supervisor has exited or died), or a malformed message.
+			drop_leaf(cl);
+			clients_.erase(fd);
+			return;
+		}
+		std::string msg(buf, static_cast<size_t>(n));
+		std::string reply;
+		if (msg[0] == 'L' && !cl.leaf && passed.valid()) {
+			auto r = lease(cl, passed.get(), msg.substr(1));
+			reply = r ? "O" + r.value() : error_reply(r.error());
+		} else if (msg == "K" && cl.leaf) {
+			Status s = drop_leaf(cl);
+			reply = s ? "O" : error_reply(s.error());
+		} else {
+			reply = error_reply({EPROTO, "unexpected request"});
+		}
+		if (!send_reply(fd, reply).ok() || reply[0] == 'E') {
+			drop_leaf(cl);
+			clients_.erase(fd);
+		}
+	}
+
+	Status in_main(pid_t pid, const char* who)
+	{
+		auto cg = current_cgroup(h_, static_cast<int>(pid));
+		if (!cg)
+			return cg.error();
+		if (cg.value() != main_path_)
+			return Error{EPERM, std::string(who) + " is in " + quote(cg.value()) + ", not in " +
+						    quote(main_path_)};
+		return {};
+	}
+
+	Result<std::string> lease(Client& cl, int child_pidfd, const std::string& label)
+	{
+		if (!pidfd_alive(cl.peer.get()))
+			return Error{ESRCH, "the supervisor has exited"};
+		auto peer_pid = pidfd_pid(cl.peer.get());
+		if (!peer_pid)
+			return peer_pid.error();
+		if (peer_pid.value() != cl.peer_pid)
+			return Error{ESRCH, "the supervisor has exited"};
+		auto child = pidfd_pid(child_pidfd);
+		if (!child)
+			return child.error();
+		const pid_t pid = child.value();
+		if (Status s = in_main(cl.peer_pid, "the supervisor"); !s)
+			return s.error();
+		if (Status s = in_main(pid, "the process to move"); !s)
+			return s.error();
+		auto ids = process_ids(pid);
+		if (!ids)
+			return ids.error();
+		if (ids.value().ppid != cl.peer_pid)
+			return Error{EPERM, "process " + std::to_string(pid) + " is not the supervisor's child"};
+		for (long u : ids.value().uid)
+			if (u != static_cast<long>(c_.uid))
+				return Error{EPERM, "process " + std::to_string(pid) + " does not run as uid " +
+							    std::to_string(c_.uid) + " alone"};
+		// Everything read above was read of this very process: it is still there (a
+		// child its parent has not reaped keeps its pid even when dead, and the
+		// supervisor does not reap before the keeper has answered).
+		if (!pidfd_alive(child_pidfd))
+			return Error{ESRCH, "process " + std::to_string(pid) + " has exited"};
+		auto leaf = create_leaf(h_, builds_path_, false, label, cl.peer_pid);
+		if (!leaf)
+			return leaf.error();
+		Leaf& l = leaf.value();
+		for (const char* f : {".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"})
+			if (::fchownat(l.dir.get(), f, c_.uid, c_.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+				Error e = sys_error("chown " + quote(l.path + "/" + f));
+				(void)cgroupfs::remove_tree(builds_.get(), l.name);
+				return e;
+			}
+		Status moved = write_file_at(l.dir.get(), "cgroup.procs", std::to_string(pid));
+		if (!moved || !pidfd_alive(child_pidfd)) {
+			// Whatever went in must be that process; if it died meanwhile, its pid may
+			// name another process by now: back to main with it.
+			auto main_rel = h_.relative(main_path_);
+			auto main_fd = main_rel ? cgroupfs::open_dir(h_.root.get(), main_rel.value())
+						: Result<UniqueFd>(main_rel.error());
+			if (auto pids = cgroupfs::list_pids(l.dir.get(), "cgroup.procs", false); pids && main_fd)
+				for (pid_t p : pids.value())
+					(void)write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(p));
+			(void)cgroupfs::remove_tree(builds_.get(), l.name);
+			return moved ? Error{ESRCH, "process " + std::to_string(pid) + " has exited"}
+				     : Error{moved.error().err, "move " + std::to_string(pid) + " into " +
+									quote(l.path) + ": " + moved.error().what};
+		}
+		std::string name = l.name;
+		cl.leaf = std::move(l);
+		return name;
+	}
+
+	Status drop_leaf(Client& cl)
+	{
+		if (!cl.leaf)
+			return {};
+		Leaf l = std::move(*cl.leaf);
+		cl.leaf.reset();
+		Status killed = cgroupfs::kill_all(l.dir.get(), cgroupfs::Kind::v2,
+						   std::chrono::milliseconds(c_.kill_timeout * 1000ULL));
+		if (!killed)
+			return Error{killed.error().err, "kill what is left in " + quote(l.path) + ": " +
+								 killed.error().what};
+		l.lock.reset();
+		l.dir.reset();
+		if (Status s = cgroupfs::remove_tree(builds_.get(), l.name); !s)
+			return Error{s.error().err, "remove " + quote(l.path) + ": " + s.error().what};
+		return {};
+	}
+
+	const Hierarchy& h_;
+	Config c_;
+	std::string inv_path_, main_path_, builds_path_;
+	UniqueFd builds_;
+	std::map<int, Client> clients_;
+};
+
+// /run/phasebox, root's own: created 0755 when missing, refused when anyone else could
+// have put something there.
+Result<UniqueFd> open_run_dir()
+{
+	if (::mkdir(run_dir, 0755) != 0 && errno != EEXIST)
+		return sys_error("mkdir " + quote(run_dir));
+	UniqueFd d(::open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (!d.valid())
+		return sys_error("open " + quote(run_dir));
+	struct stat st{};
+	if (::fstat(d.get(), &st) != 0)
+		return sys_error("stat " + quote(run_dir));
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return Error{EPERM, quote(run_dir) + " is not root's alone (owner or mode)"};
+	return d;
+}
+
+// Bind the listening socket as <run_dir>/<inv>.sock, mode 0666 (who may be served is
+// decided per connection).
+Result<UniqueFd> listen_on(int dirfd, const std::string& name)
+{
+	UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	if (!s.valid())
+		return sys_error("socket");
+	if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT)
+		return sys_error("remove the old " + quote(std::string(run_dir) + "/" + name));
+	struct sockaddr_un a{};
+	a.sun_family = AF_UNIX;
+	std::string p = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
+	if (p.size() >= sizeof a.sun_path)
+		return Error{ENAMETOOLONG, "socket path " + quote(p)};
+	std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
+	if (::bind(s.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
+		return sys_error("bind " + quote(std::string(run_dir) + "/" + name));
+	if (::fchmodat(dirfd, name.c_str(), 0666, 0) != 0)
+		return sys_error("chmod " + quote(std::string(run_dir) + "/" + name));
+	if (::listen(s.get(), 64) != 0)
+		return sys_error("listen");
+	return s;
+}
+
+[[noreturn]] void keeper_main(const Hierarchy& h, int emerge_pidfd, const Config& c, int ready)
+{
+	auto fail = [&](const Error& e) {
+		std::string m = error_reply(e);
+		ssize_t n = ::write(ready, m.data(), m.size());
+		(void)n;
+		::_exit(1);
+	};
+	// Nothing else emerge passed down stays open here.
+	if (DIR* d = ::opendir("/proc/self/fd")) {
+		std::vector<int> fds;
+		while (struct dirent* e = ::readdir(d))
+			if (int fd = std::atoi(e->d_name); fd > 2 && fd != ::dirfd(d))
+				fds.push_back(fd);
+		::closedir(d);
+		for (int fd : fds)
+			if (fd != ready && fd != emerge_pidfd && fd != h.root.get())
+				::close(fd);
+	}
+	::prctl(PR_SET_NAME, "phasebox-keeper");
+	::signal(SIGPIPE, SIG_IGN);
+	::signal(SIGHUP, SIG_IGN);
+	::signal(SIGINT, SIG_IGN);
+	::signal(SIGQUIT, SIG_IGN);
+	if (::chdir("/") != 0)
+		fail(sys_error("chdir /"));
+	// None of emerge's descriptors: a pipe emerge's output goes to must see its end when
+	// emerge's own writers are gone.  What goes wrong is told to the clients.
+	UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+	if (!null.valid() || ::dup2(null.get(), 0) < 0 || ::dup2(null.get(), 1) < 0 || ::dup2(null.get(), 2) < 0)
+		fail(sys_error("/dev/null"));
+	// Out of main (whose emptiness tells a stale invocation) and out of anything a build
+	// can reach.
+	auto inv_rel = h.relative(std::string(layout::top) + "/" + c.inv_name);
+	if (!inv_rel)
+		fail(inv_rel.error());
+	auto inv = cgroupfs::open_dir(h.root.get(), inv_rel.value());
+	if (!inv)
+		fail(inv.error());
+	auto own = cgroupfs::open_dir(inv.value().get(), "keeper", true, 0755);
+	if (!own)
+		fail(own.error());
+	if (Status s = write_file_at(own.value().get(), "cgroup.procs", "0"); !s)
+		fail(s.error());
+	Keeper k(h, c);
+	if (Status s = k.open_builds(); !s)
+		fail(s.error());
+	auto dir = open_run_dir();
+	if (!dir)
+		fail(dir.error());
+	const std::string name = c.inv_name + ".sock";
+	auto sock = listen_on(dir.value().get(), name);
+	if (!sock)
+		fail(sock.error());
+	if (::write(ready, "R", 1) != 1)
+		::_exit(1);
+	::close(ready);
+	k.loop(sock.value().get(), emerge_pidfd);
+	k.shutdown();
+	(void)::unlinkat(dir.value().get(), name.c_str(), 0);
+	::_exit(0);
+}
+
+} // namespace
+
+std::string socket_path(const std::string& inv_name) { return std::string(run_dir) + "/" + inv_name + ".sock"; }
+
+void remove_socket(const std::string& inv_name)
+{
+	UniqueFd d(::open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (d.valid())
+		(void)::unlinkat(d.get(), (inv_name + ".sock").c_str(), 0);
+}
+
+Status start(const Hierarchy& h, int emerge_pidfd, const Config& c)
+{
+	int p[2];
+	if (::pipe2(p, O_CLOEXEC) != 0)
+		return sys_error("pipe2");
+	UniqueFd rd(p[0]), wr(p[1]);
+	pid_t first = ::fork();
+	if (first < 0)
+		return sys_error("fork");
+	if (first == 0) {
+		rd.reset();
+		// Its own session, and not emerge's child: a terminal's ^C or hangup does not
+		// reach it, and emerge never waits for it.
+		::setsid();
+		pid_t second = ::fork();
+		if (second < 0)
+			::_exit(1);
+		if (second > 0)
+			::_exit(0);
+		keeper_main(h, emerge_pidfd, c, wr.get());
+	}
+	wr.reset();
+	int st = 0;
+	while (::waitpid(first, &st, 0) < 0 && errno == EINTR) {
+	}
+	char buf[max_message];
+	ssize_t n;
+	do
+		n = ::read(rd.get(), buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && buf[0] == 'R')
+		return {};
+	if (n > 1 && buf[0] == 'E') {
+		std::string m(buf + 1, static_cast<size_t>(n - 1));
+		auto colon = m.find(':');
+		return Error{std::atoi(m.c_str()), "phasebox keeper: " + (colon == std::string::npos ? m : m.substr(colon + 1))};
+	}
+	return Error{EPIPE, "the phasebox keeper did not start"};
+}
+
+namespace {
+
+Result<std::string> exchange(int fd, const std::string& msg, int pass_fd)
+{
+	struct iovec iov{const_cast<char*>(msg.data()), msg.size()};
+	struct msghdr m{};
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	if (pass_fd >= 0) {
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof cbuf;
+		struct cmsghdr* h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		std::memcpy(CMSG_DATA(h), &pass_fd, sizeof pass_fd);
+	}
+	ssize_t n;
+	do
+		n = ::sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return sys_error("send to the phasebox keeper");
+	char buf[max_message];
+	do
+		n = ::recv(fd, buf, sizeof buf, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return sys_error("receive from the phasebox keeper");
+	if (n == 0)
+		return Error{ECONNRESET, "the phasebox keeper closed the connection"};
+	std::string r(buf, static_cast<size_t>(n));
+	if (r[0] == 'O')
+		return r.substr(1);
+	if (r[0] == 'E') {
+		auto colon = r.find(':');
+		int err = std::atoi(r.c_str() + 1);
+		return Error{err, "the phasebox keeper refused: " + (colon == std::string::npos ? r : r.substr(colon + 1))};
+	}
+	return Error{EPROTO, "unexpected answer from the phasebox keeper"};
+}
+
+} // namespace
+
+Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd,
+		      const std::string& label)
+{
+	Lease l;
+	l.sock.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	if (!l.sock.valid())
+		return sys_error("socket");
+	const std::string path = socket_path(inv_name);
+	struct sockaddr_un a{};
+	a.sun_family = AF_UNIX;
+	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
+	if (::connect(l.sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
+		return sys_error("connect to the phasebox keeper at " + quote(path));
+	auto r = exchange(l.sock.get(), "L" + label, child_pidfd);
+	if (!r)
+		return r.error();
+	l.name = r.value();
+	if (!cgroupfs::is_plain_name(l.name) || !layout::is_leaf_name(l.name))
+		return Error{EPROTO, "the phasebox keeper answered a bad leaf name " + quote(l.name)};
+	std::string builds = std::string(layout::top) + "/" + inv_name + "/builds";
+	l.path = builds + "/" + l.name;
+	auto rel = h.relative(l.path);
+	if (!rel)
+		return rel.error();
+	auto d = cgroupfs::open_dir(h.root.get(), rel.value());
+	if (!d)
+		return d.error();
+	l.dir = std::move(d.value());
+	return l;
+}
+
+Status release(Lease& l)
+{
+	auto r = exchange(l.sock.get(), "K", -1);
+	l.dir.reset();
+	l.sock.reset();
+	if (!r)
+		return r.error();
+	return {};
+}
+
+} // namespace phasebox::keeper

@@ -1,0 +1,69 @@
+// The keeper of an adopted invocation (cgroup v2, build user not root).
+//
+// cgroup v2 lets a process move another one from cgroup A to B when it may write
+// cgroup.procs of B and of the common ancestor of A and B; it does not check who owns the
+// process moved (v1 did).  A build user allowed to move its phases from
+// /phasebox/inv-N/main into a leaf could therefore move any process of main — the root
+// emerge included — into a cgroup it controls, and freeze or kill it.  So nothing under
+// /phasebox/inv-N is writable by the build user except the leaves themselves, and the move
+// is made by root: `phasebox-cgroup adopt` (run as root by emerge, through
+// PORTAGE_IONICE_COMMAND) leaves this keeper behind, a small root process in
+// /phasebox/inv-N/keeper listening on /run/phasebox/inv-N.sock.
+//
+// A phase's supervisor (phasebox-cgroup, the build user, in inv-N/main) connects, forks
+// the phase's first process (held before exec), and sends its label with a pidfd of that
+// child.  The keeper moves the child into a fresh leaf below inv-N/builds only if the
+// supervisor runs as the delegated user in inv-N/main and the child is the supervisor's own
+// child, in inv-N/main, with every uid the delegated user's.  The leaf (its directory,
+// cgroup.procs, cgroup.threads, cgroup.subtree_control) is delegated to the user, so
+// nested runs work inside it; nothing else can be moved into it.  When the supervisor asks,
+// or its connection closes (it died), the keeper kills what is left in the leaf and removes
+// it.  When emerge ends the keeper kills its leaves, removes its socket and exits.
+#pragma once
+
+#include "cgroup_setup.hh"
+#include "fd.hh"
+#include "status.hh"
+
+#include <string>
+#include <sys/types.h>
+
+namespace phasebox::keeper {
+
+inline constexpr const char* run_dir = "/run/phasebox";
+
+// "/run/phasebox/<inv>.sock".
+std::string socket_path(const std::string& inv_name);
+
+struct Config {
+	std::string inv_name; // "inv-<pid>"
+	uid_t uid = 0;        // the delegated (build) user
+	gid_t gid = 0;
+	unsigned kill_timeout = 10; // seconds
+};
+
+// Start the keeper of /phasebox/<inv_name> (which must exist, with main and builds) for
+// emerge `emerge_pidfd`: a grandchild of the caller, in its own session.  Returns once it
+// listens, or with the error that stopped it.
+Status start(const Hierarchy& h, int emerge_pidfd, const Config& c);
+
+// Remove the socket of a keeper that is gone (its invocation is being reaped).
+void remove_socket(const std::string& inv_name);
+
+// A leaf the keeper made for a phase, for as long as `sock` stays open.
+struct Lease {
+	UniqueFd sock;
+	std::string name; // entry below inv/builds
+	std::string path; // hierarchy path, for messages
+	UniqueFd dir;     // the leaf (read-only)
+};
+
+// Ask the keeper of `inv_name` to put `child` (a pidfd of this process's child, held
+// before exec) into a new leaf labelled `label`.
+Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd,
+		      const std::string& label);
+
+// Have the keeper kill what is left in the leaf and remove it; waits until it has.
+Status release(Lease& l);
+
+} // namespace phasebox::keeper
