@@ -96,7 +96,7 @@ format:
 	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh tests/unit/*.cc tests/probe/*.cc
 
 lint:
-	shellcheck -s bash bashrc.d/phasebox.bashrc tests/e2e/run .ci/run
+	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench .ci/run
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 

@@ -97,11 +97,10 @@ struct Client {
 
 class Keeper {
       public:
-	Keeper(const Hierarchy& h, const Config& c) : h_(h), c_(c)
+	Keeper(const Hierarchy& h, const Config& c)
+		: h_(h), c_(c), inv_path_(std::string(layout::top) + "/" + c.inv_name),
+		  main_path_(inv_path_ + "/main"), builds_path_(inv_path_ + "/builds")
 	{
-		inv_path_ = std::string(layout::top) + "/" + c.inv_name;
-		main_path_ = inv_path_ + "/main";
-		builds_path_ = inv_path_ + "/builds";
 	}
 
 	Status open_builds()
