@@ -10,6 +10,7 @@ group) once TEXT has appeared in the output: synchronised on output, never on ti
 """
 import argparse
 import os
+import signal
 import pty
 import select
 import sys
@@ -24,6 +25,10 @@ cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
 
 pid, fd = pty.fork()
 if pid == 0:
+    # Default dispositions, as a terminal's shell gives its jobs: a non-interactive shell
+    # starts background jobs (bats run with &) with SIGINT and SIGQUIT ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     os.execvp(cmd[0], cmd)
 
 out = b""
