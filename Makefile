@@ -69,6 +69,11 @@ check-bats: all $(B)/phasebox-probe $(B)/test/phasebox.bashrc
 	PHASEBOX_BUILD=$(abspath $(B)) bats --print-output-on-failure tests/bats
 
 # Real Portage (see tests/e2e/run for how it is found; it says SKIPPED when it is not).
+# What phasebox costs per emerge, against real Portage: prints medians and ratios to the
+# no-token baseline of the same run; asserts nothing (tests/e2e/bench).
+bench: all
+	tests/e2e/bench
+
 check-e2e: all
 	@rc=0; tests/e2e/run || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo '*** check-e2e: SKIPPED: real Portage was NOT tested (see above) ***'; \
@@ -103,5 +108,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: all check check-unit check-bats check-e2e deps install format lint clean
+.PHONY: all check check-unit check-bats check-e2e bench deps install format lint clean
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(HELPERS:%=$(B)/helpers/%.d)
