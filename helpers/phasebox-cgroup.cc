@@ -120,8 +120,8 @@ Result<std::pair<std::string, bool>> leaf_base(const Hierarchy& h, layout::Where
 	return Error{EINVAL, "unreachable"};
 }
 
-// Processes that escaped their leaf into an inner node of the invocation (a build can
-// write the delegated cgroup.procs files): nothing legitimate lives there.
+// Processes that escaped their leaf into an inner node of the invocation (on v1 a build
+// can write the delegated builds/ files): nothing legitimate lives there.
 std::vector<ProcessInfo> sweep_inner(const Hierarchy& h, int basefd, layout::Where where)
 {
 	std::vector<ProcessInfo> out;
