@@ -1,6 +1,8 @@
 # phasebox — top-level Makefile.  Gentoo norms: the user's CXXFLAGS/LDFLAGS are appended
 # to, never replaced; no stripping, no capabilities, never setuid at install time.
+VERSION     := 0.1.0
 PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
 LIBEXECDIR  ?= $(PREFIX)/libexec/phasebox
 DATADIR     ?= $(PREFIX)/share/phasebox
 MANDIR      ?= $(PREFIX)/share/man
@@ -16,7 +18,7 @@ SANITIZE    ?=
 
 B := build
 PB_CXXFLAGS := -std=c++20 -Wall -Wextra -Wformat=2 -Wshadow -Wnon-virtual-dtor \
-	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
+	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPHASEBOX_VERSION='"$(VERSION)"' -Ihelpers \
 	$(shell $(PKG_CONFIG) --cflags mount libcap)
 PB_LIBS := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs mount libcap)
 ifeq ($(WERROR),1)
@@ -31,11 +33,14 @@ COMMON_SRC := $(wildcard helpers/common/*.cc)
 COMMON_OBJ := $(COMMON_SRC:%.cc=$(B)/%.o)
 HELPERS    := phasebox-cgroup phasebox-unshare phasebox-reap
 HELPER_BIN := $(HELPERS:%=$(B)/%)
+# The user-facing `phasebox`: its dispatcher and one file per subcommand (helpers/cmd/).
+CMD_SRC    := $(wildcard helpers/cmd/*.cc)
+CMD_OBJ    := $(CMD_SRC:%.cc=$(B)/%.o)
 UNIT_SRC   := $(wildcard tests/unit/*.cc)
 UNIT_OBJ   := $(UNIT_SRC:%.cc=$(B)/%.o)
 MANPAGES   := $(wildcard man/*.[1-8])
 
-all: $(HELPER_BIN)
+all: $(HELPER_BIN) $(B)/phasebox
 
 $(B)/%.o: %.cc
 	@mkdir -p $(@D)
@@ -45,6 +50,9 @@ $(B)/libphasebox-common.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a
+	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
+
+$(B)/phasebox: $(B)/helpers/phasebox.o $(CMD_OBJ) $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
 # The snippet for the test suite: helpers straight from the build tree.  (The installed
@@ -90,7 +98,8 @@ deps:
 	fi
 
 install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/phasebox $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(HELPER_BIN) $(DESTDIR)$(LIBEXECDIR)/
 	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' bashrc.d/phasebox.bashrc \
 		> $(DESTDIR)$(DATADIR)/phasebox.bashrc
@@ -98,7 +107,7 @@ install: all
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/)
 
 format:
-	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh tests/unit/*.cc tests/probe/*.cc
+	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh helpers/cmd/*.cc helpers/cmd/*.hh tests/unit/*.cc tests/probe/*.cc
 
 lint:
 	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench .ci/run
@@ -109,4 +118,4 @@ clean:
 	rm -rf $(B)
 
 .PHONY: all check check-unit check-bats check-e2e bench deps install format lint clean
--include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(HELPERS:%=$(B)/helpers/%.d)
+-include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)
