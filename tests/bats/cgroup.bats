@@ -3,7 +3,8 @@
 # check can see the opposite: the leaf the program runs in, the daemons it leaves (dead,
 # reported, leaf removed) on cgroup2 and on the v1 freezer, capabilities and environment
 # passed through unchanged, two runs side by side, a supervisor killed by SIGKILL (its
-# child dies, the next run reaps the stale leaf), SIGTERM forwarded, and delegation to an
+# child dies, the next run reaps the stale leaf), SIGTERM forwarded, a read-only or missing
+# cgroup file system (111 before PROG runs), and delegation to an
 # unprivileged build user through `adopt`.  Synchronisation is on fifos (pb_await), on the
 # probe's pipes (it returns once its daemons have exec'd) and on pidfds — never on time.
 
@@ -109,6 +110,42 @@ drop_inv() {
 	done
 	# shellcheck disable=SC2086
 	pb_kill_wait ${daemons}
+}
+
+# in_private_mounts <shell commands>: run them in a private mount namespace (so remounts
+# and unmounts of the cgroup file systems never reach the host), with CG as ${cg}.
+in_private_mounts() {
+	unshare --mount --propagation private bash -c "$1" cg "${CG[@]}"
+}
+
+@test "a read-only cgroup2 mount: 111 before PROG runs, naming package, phase, EROFS and a hint" {
+	run -111 in_private_mounts "mount -o remount,bind,ro '${CG2}' && \"\${@}\" --phase src_compile -- touch '${SCRATCH}/ran'"
+	[[ ${output} == *"phasebox-cgroup: cat/${MARK} src_compile: mkdir "*"Read-only file system"* ]]
+	[[ ${output} == *"hint: the cgroup file system is mounted read-only"* ]]
+	[[ ! -e ${SCRATCH}/ran ]]
+	[[ -z $(pb_left_cgroups) ]]
+}
+
+@test "negative twin: the same private mount namespace with cgroup2 writable runs PROG in a leaf" {
+	run -0 in_private_mounts "\"\${@}\" --phase src_compile -- '${P}' cgroup"
+	[[ ${output} =~ cgroup2=([^$'\n']*) ]]
+	[[ ${BASH_REMATCH[1]} =~ ${LEAF_RE} ]]
+	[[ -z $(pb_left_cgroups) ]]
+}
+
+@test "no cgroup2 and no v1 freezer mounted: 111 before PROG runs, naming what is missing" {
+	[[ -n ${FRZ} ]] || skip "this host has no v1 freezer hierarchy to unmount"
+	run -111 in_private_mounts "umount -l '${CG2}' && umount -l '${FRZ}' && \"\${@}\" --phase src_compile -- touch '${SCRATCH}/ran'"
+	[[ ${output} == *"cat/${MARK} src_compile: no cgroup2 file system and no cgroup v1 freezer hierarchy is mounted"* ]]
+	[[ ${output} == *"hint: mount cgroup2"* ]]
+	[[ ! -e ${SCRATCH}/ran ]]
+}
+
+@test "negative twin: with only cgroup2 unmounted, auto falls back to the v1 freezer and PROG runs there" {
+	[[ -n ${FRZ} ]] || skip "this host has no v1 freezer hierarchy"
+	run -0 in_private_mounts "umount -l '${CG2}' && \"\${@}\" --phase src_compile -- '${P}' cgroup"
+	[[ ${output} =~ freezer=/phasebox/[^$'\n']*${MARK} ]]
+	[[ -z $(pb_left_cgroups) ]]
 }
 
 @test "a root program keeps the caller's capabilities (CapEff, CapPrm, CapBnd)" {
