@@ -166,7 +166,8 @@ install_phasebox() {
 native_on=(ipc-sandbox network-sandbox pid-sandbox)
 native_off=(-ipc-sandbox -network-sandbox -pid-sandbox)
 
-# write_make_conf <run name> <FEATURES...>: the configuration of one emerge; lines in
+# write_make_conf <run name> <FEATURES...>: the configuration of one emerge (without the
+# root hook `phasebox-cgroup adopt` when ${no_adopt} is set); lines in
 # ${extra_conf} are appended.
 write_make_conf() {
 	local name=$1
@@ -176,7 +177,7 @@ write_make_conf() {
 	cat > "${eprefix}/etc/portage/make.conf" <<-EOF
 		# tests/e2e/run: ${name}
 		FEATURES="userpriv test -sandbox -usersandbox -news -merge-wait ${*}"
-		PORTAGE_IONICE_COMMAND="${pb_libexec}/phasebox-cgroup adopt \\\${PID}"
+		${no_adopt:+#}PORTAGE_IONICE_COMMAND="${pb_libexec}/phasebox-cgroup adopt \\\${PID}"
 		PORTAGE_TMPDIR="${eprefix}/var/tmp"
 		PORT_LOGDIR="${logdir}/${name}"
 		DISTDIR="${eprefix}/var/cache/distfiles"
