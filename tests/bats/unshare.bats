@@ -726,6 +726,22 @@ check_userns_never() {
 @test "--userns never as unprivileged: 111, namespace and EPERM named, a hint, PROG did not run (nobody)" { check_userns_never nobody; }
 @test "--userns never as unprivileged: 111, namespace and EPERM named, a hint, PROG did not run (nobody, no_new_privs)" { check_userns_never nnp; }
 
+# user.max_user_namespaces is a limit of each user namespace: set to 0 in a throw-away one
+# (never on the host), it makes the next user namespace fail as a disabled sysctl would.
+@test "user namespaces disabled (max_user_namespaces=0): 111 naming the sysctl, PROG did not run" {
+	run -111 unshare --user --map-root-user bash -c 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"' \
+		_ "${U}" --userns always --net -- touch "${SCRATCH}/w/ran"
+	[[ ${output} == *"phasebox-unshare: "*"unshare(user namespace): No space left on device"* ]]
+	[[ ${output} == *"hint: user namespaces are disabled or exhausted: sysctl -w user.max_user_namespaces="* ]]
+	[[ ! -e ${SCRATCH}/w/ran ]]
+}
+
+@test "negative twin: the same throw-away user namespace with the limit left alone runs PROG" {
+	run -0 unshare --user --map-root-user bash -c 'exec "$@"' \
+		_ "${U}" --userns always --net -- touch "${SCRATCH}/w/ran"
+	[[ -e ${SCRATCH}/w/ran ]]
+}
+
 # --- contract -------------------------------------------------------------------------
 
 @test "contract: --help exits 0 with the usage on stdout" {
