@@ -24,6 +24,13 @@ PB_LIBS := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs mount libcap)
 ifeq ($(WERROR),1)
 PB_CXXFLAGS += -Werror
 endif
+# The helpers start in every phase, several times: with libstdc++ linked dynamically, ld.so's
+# symbol look-ups for it are ~80% of a helper's instructions (callgrind: phasebox-reap around
+# /bin/true, 2.14 M → 0.40 M instructions).  STATIC_LIBSTDCXX=0 links it dynamically.
+STATIC_LIBSTDCXX ?= 1
+ifeq ($(STATIC_LIBSTDCXX)$(SANITIZE),1)
+HELPER_LDFLAGS := -static-libstdc++ -static-libgcc
+endif
 ifeq ($(SANITIZE),1)
 PB_CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 PB_LDFLAGS  += -fsanitize=address,undefined
@@ -50,7 +57,7 @@ $(B)/libphasebox-common.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a
-	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
+	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) $(HELPER_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
 $(B)/phasebox: $(B)/helpers/phasebox.o $(CMD_OBJ) $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
