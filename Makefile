@@ -86,7 +86,8 @@ check-bats: all $(B)/phasebox-probe $(B)/test/phasebox.bashrc
 # Real Portage (see tests/e2e/run for how it is found; it says SKIPPED when it is not).
 # What phasebox costs per emerge, against real Portage: prints medians and ratios to the
 # no-token baseline of the same run; asserts nothing (tests/e2e/bench).
-bench: all
+bench: all $(B)/phasebox-probe
+	PHASEBOX_BUILD=$(abspath $(B)) tests/bench/chain
 	tests/e2e/bench
 
 check-e2e: all
@@ -96,7 +97,7 @@ check-e2e: all
 
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
 DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev bats \
-	util-linux procps psmisc iproute2 shellcheck cppcheck python3
+	util-linux procps psmisc iproute2 shellcheck cppcheck python3 hyperfine bubblewrap
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
@@ -117,7 +118,7 @@ format:
 	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh helpers/cmd/*.cc helpers/cmd/*.hh tests/unit/*.cc tests/probe/*.cc
 
 lint:
-	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench .ci/run
+	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench tests/bench/chain .ci/run
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 

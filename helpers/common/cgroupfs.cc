@@ -65,6 +65,30 @@ Result<std::vector<std::string>> subdirs(int dirfd)
 
 long pidfd_open(pid_t pid) { return ::syscall(SYS_pidfd_open, pid, 0); }
 
+// The most pidfds kill_all holds at once; past that it waits on cgroup.events alone.
+constexpr size_t max_pidfds = 256;
+
+// Wait until each process of pidfds has exited.  A task leaves its cgroup in do_exit()
+// (cgroup_exit) before exit_notify() wakes its pidfd, so once they have all fired
+// "populated" is 0 unless a process forked after the list was taken.  Waiting on
+// cgroup.events alone would cost up to 10 ms more: the kernel rate-limits its
+// notifications (kernel/cgroup/cgroup.c, CGROUP_FILE_NOTIFY_MIN_INTV).
+Status wait_pidfds(std::vector<UniqueFd>& pidfds, Clock::time_point deadline)
+{
+	for (auto& pfd : pidfds) {
+		struct pollfd p{pfd.get(), POLLIN, 0};
+		int rc;
+		do
+			rc = ::poll(&p, 1, remaining_ms(deadline));
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0)
+			return Error{ETIMEDOUT, "wait for killed processes to exit"};
+		if (rc < 0)
+			return sys_error("poll a pidfd");
+	}
+	return {};
+}
+
 // Freeze, SIGKILL everything, thaw; wait on pidfds until each process is gone.  One round;
 // the caller repeats until the cgroup is empty (a fork racing the freeze is caught by the
 // next round).
@@ -94,16 +118,7 @@ Status kill_round(int dirfd, Kind kind, Clock::time_point deadline)
 	if (!pids)
 		return pids.error();
 
-	for (auto& pfd : pidfds) {
-		struct pollfd p{pfd.get(), POLLIN, 0};
-		int rc;
-		do
-			rc = ::poll(&p, 1, remaining_ms(deadline));
-		while (rc < 0 && errno == EINTR);
-		if (rc == 0)
-			return Error{ETIMEDOUT, "wait for killed processes to exit"};
-	}
-	return {};
+	return wait_pidfds(pidfds, deadline);
 }
 
 } // namespace
@@ -220,11 +235,25 @@ Status wait_unpopulated(int dirfd, std::chrono::milliseconds timeout)
 	}
 }
 
+
 Status kill_all(int dirfd, Kind kind, std::chrono::milliseconds timeout)
 {
 	auto deadline = Clock::now() + timeout;
-	if (kind == Kind::v2 && write_file_at(dirfd, "cgroup.kill", "1").ok())
-		return wait_unpopulated(dirfd, timeout);
+	if (kind == Kind::v2) {
+		// pidfds first (a pid cannot be reused while its pidfd is open), then the kill.
+		std::vector<UniqueFd> pidfds;
+		if (auto pids = list_pids(dirfd, "cgroup.procs", true); pids && pids.value().size() <= max_pidfds)
+			for (pid_t p : pids.value())
+				if (UniqueFd pfd(static_cast<int>(pidfd_open(p))); pfd.valid())
+					pidfds.push_back(std::move(pfd));
+		if (write_file_at(dirfd, "cgroup.kill", "1").ok()) {
+			if (Status s = wait_pidfds(pidfds, deadline); !s)
+				return s;
+			if (auto p = populated(dirfd); p && !p.value())
+				return {};
+			return wait_unpopulated(dirfd, std::chrono::milliseconds(remaining_ms(deadline)));
+		}
+	}
 	for (;;) {
 		auto pids = list_pids(dirfd, kind == Kind::v2 ? "cgroup.procs" : "tasks", true);
 		if (!pids)

@@ -47,7 +47,25 @@ ProcessInfo describe_process(pid_t pid)
 	return info;
 }
 
-std::vector<pid_t> children_of(pid_t parent)
+namespace {
+
+// State and parent of a process, from "pid (comm) state ppid ...": comm may hold anything,
+// so the fields are read after the last ')'.
+bool stat_of(const std::string& pid, char& state, long& ppid)
+{
+	auto stat = read_file("/proc/" + pid + "/stat");
+	if (!stat)
+		return false;
+	const std::string& s = stat.value();
+	auto rp = s.rfind(')');
+	return rp != std::string::npos && std::sscanf(s.c_str() + rp + 1, " %c %ld", &state, &ppid) == 2;
+}
+
+bool live(char state) { return state != 'Z' && state != 'X'; }
+
+} // namespace
+
+std::vector<pid_t> children_by_scan(pid_t parent)
 {
 	std::vector<pid_t> out;
 	DIR* d = ::opendir("/proc");
@@ -56,24 +74,46 @@ std::vector<pid_t> children_of(pid_t parent)
 	while (struct dirent* e = ::readdir(d)) {
 		char* end = nullptr;
 		long pid = std::strtol(e->d_name, &end, 10);
-		if (pid <= 0 || *end)
-			continue;
-		auto stat = read_file("/proc/" + std::string(e->d_name) + "/stat");
-		if (!stat)
-			continue;
-		// "pid (comm) state ppid ..." — comm may hold anything, so parse after the last ')'.
-		const std::string& s = stat.value();
-		auto rp = s.rfind(')');
-		if (rp == std::string::npos)
-			continue;
 		char state = 0;
 		long ppid = 0;
-		if (std::sscanf(s.c_str() + rp + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent &&
-		    state != 'Z' && state != 'X')
+		if (pid > 0 && !*end && stat_of(e->d_name, state, ppid) && ppid == parent && live(state))
 			out.push_back(static_cast<pid_t>(pid));
 	}
 	::closedir(d);
 	return out;
+}
+
+std::vector<pid_t> children_of(pid_t parent)
+{
+	// /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN) lists each thread's children: a
+	// few reads instead of one per process on the machine.  A child that a thread forks
+	// while it is read can be missed, which is why the reaper asks again until none is left.
+	if (parent <= 0)
+		return {};
+	std::string tasks = "/proc/" + std::to_string(parent) + "/task";
+	DIR* d = ::opendir(tasks.c_str());
+	if (!d)
+		return {};
+	std::vector<pid_t> out;
+	bool have_children_files = false;
+	while (struct dirent* e = ::readdir(d)) {
+		if (e->d_name[0] == '.')
+			continue;
+		auto list = read_file(tasks + "/" + e->d_name + "/children");
+		if (!list)
+			continue;
+		have_children_files = true;
+		const char* p = list.value().c_str();
+		char* end = nullptr;
+		for (long pid; (pid = std::strtol(p, &end, 10)) > 0; p = end) {
+			char state = 0;
+			long ppid = 0;
+			if (stat_of(std::to_string(pid), state, ppid) && ppid == parent && live(state))
+				out.push_back(static_cast<pid_t>(pid));
+		}
+	}
+	::closedir(d);
+	return have_children_files ? out : children_by_scan(parent);
 }
 
 std::vector<std::string> orphan_report(const std::string& who, const std::vector<ProcessInfo>& orphans)

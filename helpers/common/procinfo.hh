@@ -20,8 +20,12 @@ ProcessInfo describe_process(pid_t pid);
 // bytes outside printable ASCII become \xNN, cut to `max` bytes with "...".
 std::string printable_cmdline(const std::string& raw, size_t max = 200);
 
-// The live (not zombie) processes whose parent is `parent`, from /proc/<pid>/stat.
+// The live (not zombie) processes whose parent is `parent`: from the parent's
+// /proc/<pid>/task/*/children, or by reading every /proc/<pid>/stat where those are absent.
 std::vector<pid_t> children_of(pid_t parent);
+
+// The same from every /proc/<pid>/stat: children_of's way without CONFIG_PROC_CHILDREN.
+std::vector<pid_t> children_by_scan(pid_t parent);
 
 // Orphan report lines, each prefixed " * ", as a Portage QA notice:
 //   " * QA Notice: phasebox: src_compile of cat/pf-1 left 2 processes running; killed:"

@@ -15,6 +15,9 @@
 //   exit N                    exits with status N
 //   kill-self SIG             dies by signal SIG (name or number), without a core dump
 //   wait-forever READY        writes pid=PID to READY, then pause()s
+//   stamp MODE ARGS...        runs MODE, then prints exit_ns=<CLOCK_MONOTONIC ns> last, just
+//                             before it exits (tests/bench/chain: how long the helpers
+//                             take from the phase's exit to their own)
 //
 // Readiness never depends on time: every process that is to stay behind holds the write
 // end of a close-on-exec pipe, writes its pid into it and execs; the probe reads pids until
@@ -24,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <string>
@@ -301,7 +305,22 @@ int cmd_wait_forever(const char* ready)
 
 } // namespace
 
+int run_mode(int argc, char** argv);
+
 int main(int argc, char** argv)
+{
+	if (argc >= 3 && std::string(argv[1]) == "stamp") {
+		int rc = run_mode(argc - 1, argv + 1);
+		struct timespec ts;
+		::clock_gettime(CLOCK_MONOTONIC, &ts);
+		std::printf("exit_ns=%lld\n", static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
+		std::fflush(stdout);
+		return rc;
+	}
+	return run_mode(argc, argv);
+}
+
+int run_mode(int argc, char** argv)
 {
 	if (argc < 2)
 		usage();

@@ -6,6 +6,7 @@
 #include "common/file.hh"
 
 #include <gtest/gtest.h>
+#include <thread>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+using phasebox::children_by_scan;
 using phasebox::children_of;
 using phasebox::describe_process;
 using phasebox::orphan_report;
@@ -249,6 +251,47 @@ TEST(ChildrenOf, CommWithParenthesesAndSpaces)
 	EXPECT_TRUE(contains(children_of(::getpid()), child.pid()));
 	EXPECT_FALSE(contains(children_of(1), child.pid()));
 	EXPECT_EQ(child.release_and_reap(), 0);
+}
+
+// A child forked by another thread is in that thread's own children file.
+TEST(ChildrenOf, ChildOfAnotherThreadIsListed)
+{
+	pid_t pid = -1;
+	std::thread t([&pid] {
+		pid = ::fork();
+		if (pid == 0) {
+			::pause();
+			::_exit(0);
+		}
+	});
+	t.join();
+	ASSERT_GT(pid, 0);
+	EXPECT_TRUE(contains(children_of(::getpid()), pid));
+	EXPECT_TRUE(contains(children_by_scan(::getpid()), pid));
+	::kill(pid, SIGKILL);
+	ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+	EXPECT_FALSE(contains(children_of(::getpid()), pid));
+}
+
+// The fallback (no CONFIG_PROC_CHILDREN) sees what the children files show: live
+// children, no zombie.
+TEST(ChildrenOf, ScanAgreesWithChildrenFiles)
+{
+	BlockedChild a([] {}); // one at a time: a second would inherit a's pipe and block it
+	pid_t z = ::fork();
+	ASSERT_GE(z, 0);
+	if (z == 0)
+		::_exit(0);
+	siginfo_t si{};
+	ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(z), &si, WEXITED | WNOWAIT), 0);
+	auto files = children_of(::getpid()), scan = children_by_scan(::getpid());
+	std::sort(files.begin(), files.end());
+	std::sort(scan.begin(), scan.end());
+	EXPECT_EQ(files, scan);
+	EXPECT_TRUE(contains(scan, a.pid()));
+	EXPECT_FALSE(contains(scan, z));
+	ASSERT_EQ(::waitpid(z, nullptr, 0), z);
+	EXPECT_EQ(a.release_and_reap(), 0);
 }
 
 TEST(ChildrenOf, NoSuchParent)
