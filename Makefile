@@ -32,8 +32,10 @@ ifeq ($(STATIC_LIBSTDCXX)$(SANITIZE),1)
 HELPER_LDFLAGS := -static-libstdc++ -static-libgcc
 endif
 ifeq ($(SANITIZE),1)
-PB_CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
-PB_LDFLAGS  += -fsanitize=address,undefined
+# Any finding fails: UBSan aborts instead of printing and going on.
+PB_CXXFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+PB_LDFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all
+HELPER_SAN_OBJ := $(B)/helpers/sanitize/options.o
 endif
 
 COMMON_SRC := $(wildcard helpers/common/*.cc)
@@ -56,10 +58,10 @@ $(B)/%.o: %.cc
 $(B)/libphasebox-common.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a
+$(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a $(HELPER_SAN_OBJ)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) $(HELPER_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
-$(B)/phasebox: $(B)/helpers/phasebox.o $(CMD_OBJ) $(B)/libphasebox-common.a
+$(B)/phasebox: $(B)/helpers/phasebox.o $(CMD_OBJ) $(B)/libphasebox-common.a $(HELPER_SAN_OBJ)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
 # The snippet for the test suite: helpers straight from the build tree.  (The installed
@@ -71,11 +73,18 @@ $(B)/test/phasebox.bashrc: bashrc.d/phasebox.bashrc
 $(B)/unit-tests: $(UNIT_OBJ) $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS) -lgtest_main -lgtest -pthread
 
-$(B)/phasebox-probe: tests/probe/probe.cc
+$(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ)
 	@mkdir -p $(@D)
-	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $< $(PB_LIBS)
+	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
-check: check-unit check-bats check-e2e
+check: check-unit check-bats check-e2e check-sanitize
+
+# The unit and bats suites again, with the helpers built with ASan and UBSan (any finding
+# fails), in a build tree of their own.  Skipped when this build already is one.
+check-sanitize:
+ifneq ($(SANITIZE),1)
+	$(MAKE) B=$(B)-asan SANITIZE=1 check-unit check-bats
+endif
 
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --gtest_brief=1
@@ -123,7 +132,7 @@ lint:
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(B)-asan
 
-.PHONY: all check check-unit check-bats check-e2e bench deps install format lint clean
+.PHONY: all check check-unit check-bats check-e2e check-sanitize bench deps install format lint clean
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)
