@@ -104,9 +104,36 @@ check-e2e: all
 	if [ $$rc -eq 77 ]; then echo '*** check-e2e: SKIPPED: real Portage was NOT tested (see above) ***'; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
+# libFuzzer harnesses of the parsers (tests/fuzz), built with clang, ASan and UBSan in a
+# tree of their own, each run for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/<name>, never
+# written to: new inputs go to $(FB)/corpus-<name>, crashes to $(FB)/<name>-crash-*).
+FUZZ_CXX     ?= clang++
+FUZZ_SECONDS ?= 30
+FB           := $(B)-fuzz
+FUZZERS      := $(patsubst tests/fuzz/%.cc,%,$(wildcard tests/fuzz/*.cc))
+FUZZ_FLAGS   := -std=c++20 -g -O1 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags mount libcap)
+
+$(FB)/common/%.o: helpers/common/%.cc
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/fuzz-%: tests/fuzz/%.cc tests/fuzz/fuzz.hh $(COMMON_SRC:helpers/common/%.cc=$(FB)/common/%.o)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(PB_LIBS)
+
+fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
+	@set -e; for f in $(FUZZERS); do \
+		mkdir -p $(FB)/corpus-$$f; \
+		echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+		$(FB)/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FB)/$$f- $(FB)/corpus-$$f tests/fuzz/corpus/$$f 2>$(FB)/$$f.log \
+			|| { tail -n 40 $(FB)/$$f.log; echo "fuzz: $$f FAILED (input saved under $(FB)/$$f-*)"; exit 1; }; \
+		grep -E 'stat::number_of_executed_runs|stat::new_units_added' $(FB)/$$f.log | tr '\n' ' '; echo; \
+	done
+
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
 DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev bats \
-	util-linux procps psmisc iproute2 shellcheck cppcheck python3 hyperfine bubblewrap
+	util-linux procps psmisc iproute2 shellcheck cppcheck python3 hyperfine bubblewrap clang
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
@@ -132,7 +159,7 @@ lint:
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 
 clean:
-	rm -rf $(B) $(B)-asan
+	rm -rf $(B) $(B)-asan $(B)-fuzz
 
-.PHONY: all check check-unit check-bats check-e2e check-sanitize bench deps install format lint clean
+.PHONY: all check check-unit check-bats check-e2e check-sanitize fuzz bench deps install format lint clean
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)

@@ -106,15 +106,25 @@ Placement classify(std::string_view current)
 	auto parts = split(current);
 	if (parts.empty() || parts[0] != top.substr(1))
 		return {Where::outside, ""};
+	// "." and ".." never appear in a path the kernel writes; refused rather than resolved,
+	// since "/phasebox/leaves/x.pb1/.." would put a leaf above the leaf.
+	for (auto part : parts)
+		if (part == "." || part == "..")
+			return {Where::inner_node, ""};
+	// The base is rebuilt from the components, so that it is canonical however the path
+	// was written (no empty component, absolute).
+	std::string canonical;
+	for (auto part : parts)
+		canonical += "/" + std::string(part);
 	// /phasebox/leaves/<leaf>[/...]
 	if (parts.size() >= 3 && parts[1] == "leaves" && is_leaf_name(parts[2]))
-		return {Where::in_leaf, std::string(current)};
+		return {Where::in_leaf, canonical};
 	if (parts.size() >= 3 && is_invocation_name(parts[1])) {
 		std::string inv = std::string(top) + "/" + std::string(parts[1]);
 		if (parts[2] == "main")
 			return {Where::adopted_main, inv + "/builds"};
 		if (parts[2] == "builds" && parts.size() >= 4 && is_leaf_name(parts[3]))
-			return {Where::in_leaf, std::string(current)};
+			return {Where::in_leaf, canonical};
 	}
 	return {Where::inner_node, ""};
 }

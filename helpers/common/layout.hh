@@ -52,7 +52,8 @@ struct Placement {
 	std::string base; // where to create the leaf ("" for inner_node/outside)
 };
 
-// Classify the caller's current cgroup.
+// Classify the caller's current cgroup.  The base is canonical (absolute, no empty
+// component); a path with a "." or ".." component is an inner_node (refused).
 Placement classify(std::string_view current);
 
 } // namespace phasebox::layout

@@ -50,7 +50,9 @@ Result<CgroupMounts> find_cgroup_mounts(const std::string& mountinfo)
 	while (mnt_table_next_fs(tb.get(), it.get(), &fs) == 0) {
 		const char* type = mnt_fs_get_fstype(fs);
 		const char* target = mnt_fs_get_target(fs);
-		if (!type || !target)
+		// The kernel writes absolute mount points; the helpers open these paths, so
+		// anything else (found by tests/fuzz/mountinfo) is skipped, never resolved.
+		if (!type || !target || target[0] != '/')
 			continue;
 		const char* root = mnt_fs_get_root(fs);
 		const char* vfs_opts = mnt_fs_get_vfs_options(fs);

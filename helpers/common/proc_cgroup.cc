@@ -7,6 +7,9 @@ namespace phasebox {
 Result<ProcCgroups> parse_proc_cgroup(std::string_view text)
 {
 	ProcCgroups out;
+	// No cgroup or controller name can hold a NUL (found by tests/fuzz/proc_cgroup).
+	if (text.find('\0') != std::string_view::npos)
+		return Error{EINVAL, "NUL byte in /proc/<pid>/cgroup"};
 	while (!text.empty()) {
 		auto nl = text.find('\n');
 		std::string_view line = text.substr(0, nl);

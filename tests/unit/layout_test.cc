@@ -288,6 +288,22 @@ TEST(Classify, ExtraSlashesDoNotChangeTheAnswer)
 	expect_place("//phasebox//inv-12//main//", Where::adopted_main, "/phasebox/inv-12/builds");
 	EXPECT_EQ(classify("/phasebox//leaves/a.pb1").where, Where::in_leaf);
 	EXPECT_EQ(classify("phasebox/inv-12/main").where, Where::adopted_main);
+	// An in-leaf base is never the text as given (found by tests/fuzz/layout).
+	expect_place("phasebox/leaves/a.pb1", Where::in_leaf, "/phasebox/leaves/a.pb1");
+	expect_place("/phasebox//inv-1/builds//a.pb2//", Where::in_leaf, "/phasebox/inv-1/builds/a.pb2");
+}
+
+// "." and ".." are refused, not resolved: "/phasebox/leaves/a.pb1/.." is /phasebox/leaves.
+TEST(Classify, DotComponentsAreRefused)
+{
+	expect_place("/phasebox/leaves/a.pb1/..", Where::inner_node, "");
+	expect_place("/phasebox/leaves/a.pb1/../../x", Where::inner_node, "");
+	expect_place("/phasebox/inv-1/builds/a.pb2/./b", Where::inner_node, "");
+	expect_place("/phasebox/inv-1/main/..", Where::inner_node, "");
+	expect_place("/phasebox/./leaves/a.pb1", Where::inner_node, "");
+	// The twin: the same paths without the dot components are leaves and main.
+	expect_place("/phasebox/leaves/a.pb1", Where::in_leaf, "/phasebox/leaves/a.pb1");
+	expect_place("/phasebox/inv-1/main", Where::adopted_main, "/phasebox/inv-1/builds");
 }
 
 } // namespace

@@ -150,6 +150,28 @@ TEST(FindCgroupMounts, EscapedTarget)
 	expect_mount(r.value().unified, "/mnt/my cgroup", "/", true);
 }
 
+// A mount point that is not absolute is skipped (found by tests/fuzz/mountinfo); the
+// absolute one of the same table is still found.
+TEST(FindCgroupMounts, RelativeTargetIsSkipped)
+{
+	phasebox::test::TempDir tmp;
+	std::string p = tmp / "mountinfo";
+	FILE* f = std::fopen(p.c_str(), "w");
+	ASSERT_NE(f, nullptr);
+	std::fputs("22 1 259:2 / / rw,relatime - ext4 /dev/sda1 rw\n"
+		   "40 22 0:26 / sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n"
+		   "41 22 0:27 / fz rw,relatime - cgroup cgroup rw,freezer\n"
+		   "42 22 0:28 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n",
+		   f);
+	std::fclose(f);
+	auto r = find_cgroup_mounts(p);
+	ASSERT_TRUE(r.ok());
+	EXPECT_TRUE(r.value().unified.empty());
+	EXPECT_EQ(r.value().v1.count("freezer"), 0u);
+	ASSERT_EQ(r.value().v1.count("pids"), 1u);
+	EXPECT_EQ(r.value().v1.at("pids").target, "/sys/fs/cgroup/pids");
+}
+
 // The live table of this machine agrees with the kernel about what is mounted where.
 TEST(FindCgroupMounts, LiveTableMatchesTheKernel)
 {

@@ -117,6 +117,9 @@ TEST(ParseProcCgroup, MalformedLines)
 	expect_einval("0::/\n1:cpu\n");
 	expect_einval("1:cpu\n0::/\n");
 	expect_einval("9:name=systemd:/\n4:memory:relative\n0::/\n");
+	// A NUL byte anywhere (found by tests/fuzz/proc_cgroup).
+	expect_einval(std::string("0::/pha\0box/x\n", 15));
+	expect_einval(std::string("4:mem\0ory:/\n", 13));
 }
 
 TEST(ParseProcCgroup, ReadsOwnProcessFile)
