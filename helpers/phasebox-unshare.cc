@@ -1,7 +1,8 @@
 // phasebox-unshare — run the next program in new namespaces.
 //
 //   phasebox-unshare [--net] [--uts] [--ipc] [--pid] [--mount] [--userns auto|never|always]
-//                    [--hostname NAME] [--package ATOM] [--phase PHASE] -- PROG [ARGS...]
+//                    [--hostname NAME] [--package ATOM] [--phase PHASE]
+//                    [--fallback fail|warn] [--dropped TEXT]... -- PROG [ARGS...]
 //
 // With a user namespace (--userns always, or auto for a non-root caller), it first
 // unshares one mapping the caller's uid and gid to themselves, and creates the other
@@ -13,20 +14,28 @@
 // reaper: phasebox-reap); the parent forwards signals, waits, and passes the status on;
 // pid 1 dies with its parent (PR_SET_PDEATHSIG plus a handshake).  Without --pid it execs
 // PROG itself.  A namespace that cannot be created fails the run before PROG runs, with the
-// namespace, the errno and the likely cause — it never falls back to less.  A non-root
-// PROG runs with every capability set empty, verified; root keeps what it was given.
+// namespace, the errno, the likely cause and the remedy for the environment detected
+// (common/diagnose.hh).  With --fallback warn it takes what can be had instead, each
+// candidate probed in a throw-away child first: the namespaces asked for; the same inside
+// a user namespace (root in a container without CAP_SYS_ADMIN); none at all (the
+// phasebox-reap that follows in the chain is then the only orphan killer).  What was
+// dropped is said once per phase: handed on with --dropped to the next link when that is
+// a phasebox helper from the same directory, which says it (or hands it on), printed as
+// one warning otherwise.  A non-root PROG runs with every capability set empty, verified;
+// root keeps what it was given.
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
 #include "common/cli.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
+#include "common/isolate.hh"
 #include "common/namespaces.hh"
-#include "common/netlink.hh"
 #include "common/privs.hh"
 #include "common/report.hh"
 #include "common/spawn.hh"
 
+#include <cstring>
 #include <sched.h>
 #include <unistd.h>
 
@@ -43,6 +52,8 @@ struct Options {
 	std::string hostname = "localhost";
 	std::string package = "unknown";
 	std::string phase = "phase";
+	std::string fallback = "fail";
+	std::vector<std::string> dropped;
 	std::vector<std::string> next;
 };
 
@@ -66,6 +77,9 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 		});
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
+	app.add_option("--fallback", o.fallback, "when a namespace cannot be had: fail (the default) or warn and run with less")
+		->check(CLI::IsMember({"fail", "warn"}));
+	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -87,25 +101,46 @@ bool want_userns(const Options& o)
 	return o.userns == "always" || (o.userns == "auto" && ::geteuid() != 0);
 }
 
-int fail(const Error& e, int flags)
+int fail(const isolate::NsFailure& f, const isolate::NsPlan& plan)
 {
-	report::error(e, ns::unshare_hint(flags, e.err));
+	report::error(f.error, isolate::diagnose(f, plan, diag::read_host()).hint());
 	return ex::syscall;
 }
 
-// Everything done with the new namespaces' capabilities before PROG runs.
-Status configure(const Options& o)
+// --fallback warn: the first plan that works, probed in a child: as asked, inside a user
+// namespace, nothing.  Each step down is added to `dropped`.
+isolate::NsPlan choose_plan(isolate::NsPlan asked, std::vector<std::string>& dropped)
 {
-	if (o.mount)
-		if (Status s = ns::make_mounts_slave(); !s)
-			return s;
-	if (o.net)
-		if (Status s = netlink::configure_loopback(); !s)
-			return s;
-	if (o.uts)
-		if (Status s = ns::set_hostname(o.hostname); !s)
-			return s;
-	return {};
+	auto first = isolate::probe(asked);
+	if (!first)
+		return asked;
+	const diag::Host h = diag::read_host();
+	const std::string why = first->error.what + ": " + std::strerror(first->error.err) + " (" +
+				isolate::diagnose(*first, asked, h).text + ")";
+	if (!asked.userns) {
+		isolate::NsPlan u = asked;
+		u.userns = true;
+		if (!isolate::probe(u)) {
+			dropped.push_back("root's own namespaces (" + why + "): " +
+					  isolate::describe_namespaces(asked.flags) +
+					  " are made inside a user namespace instead, where files of other "
+					  "users appear as nobody and chown to them fails");
+			return u;
+		}
+	}
+	dropped.push_back(isolate::describe_namespaces(asked.flags) + " (" + why + ")");
+	return isolate::NsPlan{0, false, asked.hostname};
+}
+
+// Hand what was dropped to the next phasebox link, or say it here.
+std::vector<std::string> pass_on(const Options& o)
+{
+	if (o.dropped.empty())
+		return o.next;
+	if (auto fw = isolate::forward_dropped(o.next, o.dropped, isolate::self_dir()))
+		return *fw;
+	report::message("%s", isolate::warning(o.dropped).c_str());
+	return o.next;
 }
 
 } // namespace
@@ -123,18 +158,16 @@ int main(int argc, char** argv)
 		report::error(s.error());
 		return ex::syscall;
 	}
-	const int flags = flags_of(o);
-	if (flags && want_userns(o))
-		if (Status s = ns::enter_user_namespace(); !s)
-			return fail(s.error(), CLONE_NEWUSER);
-	if (flags)
-		if (Status s = ns::unshare_flags(flags); !s)
-			return fail(s.error(), flags);
-	if (Status s = configure(o); !s)
-		return fail(s.error(), 0);
+	isolate::NsPlan plan{flags_of(o), false, o.hostname};
+	plan.userns = plan.flags && want_userns(o);
+	if (o.fallback == "warn" && plan.flags)
+		plan = choose_plan(plan, o.dropped);
+	if (auto f = isolate::enter(plan))
+		return fail(*f, plan);
+	o.pid = plan.flags & CLONE_NEWPID;
 
 	ChildSpec spec;
-	spec.argv = o.next;
+	spec.argv = pass_on(o);
 	spec.env = &env;
 	if (!o.pid) {
 		if (Status s = drop_capabilities_unless_root(); !s) {
