@@ -342,7 +342,7 @@ Diagnosis seccomp_diagnosis(const char* syscall, const Host& h)
 			  : h.container.kind == ContainerKind::docker ? " (Docker's default profile does)"
 								      : " (the container's profile)";
 	return {Cause::seccomp,
-		std::string("a seccomp filter refuses ") + syscall + who + " (Seccomp: 2 in /proc/self/status)",
+		std::string("a seccomp filter refuses ") + syscall + who + " (Seccomp: 2)",
 		namespace_remedy(h, "run emerge without that seccomp filter (whoever started this process "
 				    "installed it)")};
 }
@@ -398,8 +398,8 @@ Diagnosis diagnose_unshare(int flags, int err, bool in_userns, const Host& h)
 		return {};
 	}
 	if (h.euid == 0 && !s.has_bnd(CAP_SYS_ADMIN)) {
-		std::string text = "root without CAP_SYS_ADMIN: it is not in the capability bounding set (CapBnd " +
-				   capability_names(s.cap_bnd) + ")";
+		std::string text = "root without CAP_SYS_ADMIN: it is not in the capability bounding set (" +
+				   std::to_string(__builtin_popcountll(s.cap_bnd)) + " capabilities)";
 		if (filtered)
 			text += ", and a seccomp filter is active";
 		return {Cause::bounding_set, text,
