@@ -108,8 +108,8 @@ int fall_back(RunOptions& o, Environment& env, const Error& e, bool not_delegate
 	std::string why = e.what + (e.err ? std::string(": ") + std::strerror(e.err) : "");
 	if (!d.text.empty())
 		why += " (" + d.text + ")";
-	o.dropped.push_back("the phase's cgroup (" + why + "): no cgroup limits or accounting, and what the "
-			    "phase leaves is killed by a pid namespace instead");
+	o.dropped.push_back("the phase's cgroup (" + why + "): no limits, no accounting, no cgroup kill; a pid "
+			    "namespace is tried in its place");
 	const std::string dir = isolate::self_dir();
 	ChildSpec spec;
 	spec.argv = {dir + "/phasebox-unshare", "--package", o.package, "--phase", o.phase,

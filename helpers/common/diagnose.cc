@@ -404,7 +404,7 @@ Diagnosis diagnose_unshare(int flags, int err, bool in_userns, const Host& h)
 			text += ", and a seccomp filter is active";
 		return {Cause::bounding_set, text,
 			namespace_remedy(h, "run emerge with CAP_SYS_ADMIN in its bounding set") +
-				(filtered ? "" : ", or PHASEBOX_USERNS=always to create them in a user namespace")};
+				(filtered ? "" : "; or PHASEBOX_USERNS=always to create them in a user namespace")};
 	}
 	if (h.euid == 0)
 		return {Cause::capability, "root without CAP_SYS_ADMIN in its effective set",
