@@ -275,11 +275,11 @@ std::string container_namespace_remedy(ContainerKind k)
 	switch (k) {
 	case ContainerKind::docker:
 		return "docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined "
-		       "--cap-add=SYS_ADMIN (in docker build: RUN --security=insecure, built with "
+		       "--cap-add=SYS_ADMIN --cap-add=NET_ADMIN (in docker build: RUN --security=insecure, built with "
 		       "'docker buildx build --allow security.insecure' on a builder that allows the "
 		       "security.insecure entitlement)";
 	case ContainerKind::podman:
-		return "podman run --security-opt seccomp=unconfined --cap-add=SYS_ADMIN (podman build "
+		return "podman run --security-opt seccomp=unconfined --cap-add=SYS_ADMIN --cap-add=NET_ADMIN (podman build "
 		       "takes the same flags)";
 	case ContainerKind::kubernetes:
 		return "securityContext: {capabilities: {add: [SYS_ADMIN]}, seccompProfile: {type: "
@@ -411,6 +411,25 @@ Diagnosis diagnose_unshare(int flags, int err, bool in_userns, const Host& h)
 			"PHASEBOX_USERNS=always to create them in a user namespace"};
 	return {Cause::capability, "a non-root user cannot create these namespaces without a user namespace first",
 		"PHASEBOX_USERNS=auto (the default) or always"};
+}
+
+Diagnosis diagnose_loopback(int err, bool in_userns, const Host& h)
+{
+	if (err != EPERM && err != EACCES)
+		return {};
+	if (!in_userns && !h.status.has_eff(CAP_NET_ADMIN))
+		return {Cause::bounding_set,
+			"root without CAP_NET_ADMIN cannot configure the new network namespace's loopback" +
+				std::string(h.status.has_bnd(CAP_NET_ADMIN) ? "" : " (it is not in the capability bounding set)"),
+			pick(h.container,
+			     h.container.kind == ContainerKind::docker   ? "docker run --cap-add=NET_ADMIN"
+			     : h.container.kind == ContainerKind::podman ? "podman run --cap-add=NET_ADMIN"
+									 : "",
+			     "run emerge with CAP_NET_ADMIN") +
+				"; or PHASEBOX_USERNS=always to create the namespace in a user namespace"};
+	if (h.status.seccomp == 2)
+		return seccomp_diagnosis("the rtnetlink request", h);
+	return {};
 }
 
 Diagnosis diagnose_mount(int err, const Host& h)

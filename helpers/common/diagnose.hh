@@ -95,6 +95,10 @@ struct Diagnosis {
 // had just created (flags then never include CLONE_NEWUSER).
 Diagnosis diagnose_unshare(int flags, int err, bool in_userns, const Host& h);
 
+// Configuring the new network namespace's loopback failed with err (root outside a user
+// namespace needs CAP_NET_ADMIN for it, which Docker's bounding set lacks).
+Diagnosis diagnose_loopback(int err, bool in_userns, const Host& h);
+
 // A mount(2) in the new mount namespace failed with err (make-rslave, /proc).
 Diagnosis diagnose_mount(int err, const Host& h);
 

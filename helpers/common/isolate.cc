@@ -131,6 +131,7 @@ diag::Diagnosis diagnose(const NsFailure& f, const NsPlan& plan, const diag::Hos
 	case Step::proc:
 		return diag::diagnose_mount(f.error.err, h);
 	case Step::loopback:
+		return diag::diagnose_loopback(f.error.err, plan.userns, h);
 	case Step::hostname:
 		return diag::diagnose_unshare(plan.flags, f.error.err, plan.userns, h);
 	}

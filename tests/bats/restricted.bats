@@ -180,6 +180,32 @@ one_warning() {
 	[[ -z ${stderr} ]]
 }
 
+@test "docker run --cap-add=SYS_ADMIN: ipc, pid and mount work; the network needs CAP_NET_ADMIN too (named); warn: in a user namespace; doctor agrees" {
+	local -a env=( "${SECCOMP[@]}" --docker-caps --cap-add sys_admin )
+	run -0 --separate-stderr phase "${env[@]}" -- FEATURES="phasebox-ipc-sandbox phasebox-pid-sandbox phasebox-mount-sandbox"
+	body
+	[[ ${BODIES} -eq 1 && -z ${stderr} && ${BODY_PID} != "${HOST_PID}" && ${BODY_USER} == "${HOST_USER}" ]]
+	run -111 --separate-stderr phase "${env[@]}" -- FEATURES="phasebox-network-sandbox"
+	body
+	[[ ${BODIES} -eq 0 ]]
+	[[ ${stderr} == *"bring lo up: Operation not permitted"*"hint: root without CAP_NET_ADMIN cannot configure the new network namespace's loopback"* ]]
+	[[ ${stderr} == *"PHASEBOX_USERNS=always"* ]]
+	doctor "${env[@]}" -- --features "phasebox-network-sandbox phasebox-ipc-sandbox phasebox-pid-sandbox phasebox-mount-sandbox" --fallback fail
+	[[ ${DOCTOR_RC} -eq 1 && ${VERDICT[phasebox-network-sandbox]} == fails ]]
+	[[ ${VERDICT[phasebox-ipc-sandbox]} == works && ${VERDICT[phasebox-pid-sandbox]} == works && ${VERDICT[phasebox-mount-sandbox]} == works ]]
+	run -0 --separate-stderr phase "${env[@]}" -- FEATURES="phasebox-network-sandbox" PHASEBOX_FALLBACK=warn
+	body
+	[[ ${BODIES} -eq 1 && ${BODY_NET} != "${HOST_NET}" && ${BODY_USER} != "${HOST_USER}" ]]
+	one_warning
+	[[ ${WARNING} == *"made inside a user namespace instead"* ]]
+	# Twin: with --cap-add=NET_ADMIN as well, the network sandbox works as on the host.
+	run -0 --separate-stderr phase "${env[@]}" --cap-add net_admin -- FEATURES="phasebox-network-sandbox"
+	body
+	[[ ${BODIES} -eq 1 && -z ${stderr} && ${BODY_NET} != "${HOST_NET}" && ${BODY_USER} == "${HOST_USER}" ]]
+	doctor "${env[@]}" --cap-add net_admin -- --features "phasebox-network-sandbox" --fallback fail
+	[[ ${DOCTOR_RC} -eq 0 && ${VERDICT[phasebox-network-sandbox]} == works ]]
+}
+
 # --- a seccomp filter alone (root keeps every capability) --------------------------------
 
 @test "seccomp only: unshare refused by the filter (named as such), the cgroup still works; warn drops the namespaces; doctor agrees" {

@@ -192,6 +192,22 @@ TEST(Unshare, NonRootWithoutUserNamespace)
 	EXPECT_NE(d.remedy.find("PHASEBOX_USERNS=auto"), std::string::npos);
 }
 
+TEST(Loopback, RootWithoutNetAdmin)
+{
+	// docker run --cap-add=SYS_ADMIN: the namespace is made, lo cannot be brought up.
+	Host h = host("status-docker-root", 0, docker());
+	h.status.cap_eff |= 1ULL << CAP_SYS_ADMIN;
+	h.status.cap_bnd |= 1ULL << CAP_SYS_ADMIN;
+	Diagnosis d = diagnose_loopback(EPERM, false, h);
+	EXPECT_EQ(d.cause, Cause::bounding_set);
+	EXPECT_NE(d.text.find("CAP_NET_ADMIN"), std::string::npos);
+	EXPECT_NE(d.remedy.find("docker run --cap-add=NET_ADMIN"), std::string::npos);
+	EXPECT_NE(d.remedy.find("PHASEBOX_USERNS=always"), std::string::npos);
+	// Inside phasebox's own user namespace the capability is there: then it is the filter.
+	EXPECT_EQ(diagnose_loopback(EPERM, true, h).cause, Cause::seccomp);
+	EXPECT_EQ(diagnose_loopback(EPERM, false, host("status-host-root", 0)).cause, Cause::unknown);
+}
+
 TEST(Mount, FilterOrAppArmor)
 {
 	EXPECT_EQ(diagnose_mount(EPERM, host("status-docker-root", 0, docker())).cause, Cause::seccomp);
