@@ -230,10 +230,13 @@ void system_checks(Report& r, const probes::CgroupProbe& cg)
 	Status pt = probes::ptrace_like_sandbox();
 	auto yama = probes::yama_ptrace_scope();
 	std::string ydesc = yama ? "yama ptrace_scope=" + std::to_string(*yama) : "no Yama";
-	std::string premedy = c.kind == diag::ContainerKind::docker
-				      ? "docker run --cap-add=SYS_PTRACE (needed before Docker 19.03 / kernel 4.8)"
-				      : (yama && *yama == 3 ? "sysctl -w kernel.yama.ptrace_scope=1 (3 cannot be lowered without a reboot)"
-							    : "allow ptrace(2) and process_vm_readv(2) (seccomp, CAP_SYS_PTRACE)");
+	std::string premedy = diag::for_container(
+		c,
+		c.kind == diag::ContainerKind::docker   ? "docker run --cap-add=SYS_PTRACE (needed before Docker 19.03 or on kernels before 4.8)"
+		: c.kind == diag::ContainerKind::podman ? "podman run --cap-add=SYS_PTRACE"
+							: "",
+		yama && *yama == 3 ? "Yama's ptrace_scope is 3, which only a reboot lowers"
+				   : "allow ptrace(2) and process_vm_readv(2) to the build (a seccomp filter refusing them, or CAP_SYS_PTRACE)");
 	r.checks.push_back({"sandbox ptrace", pt.ok(),
 			    (pt ? std::string("a traced child, PTRACE_O_EXITKILL and process_vm_readv work") : errtext(pt.error())) + "; " + ydesc,
 			    premedy});

@@ -319,9 +319,14 @@ std::string container_cgroup_remedy(ContainerKind k)
 
 namespace {
 
-// The container's remedy when the container is confirmed; for one only a marker file
-// suggests, the general remedy first and the container's as a conditional.
 std::string pick(const Container& ct, const std::string& c, const std::string& otherwise)
+{
+	return for_container(ct, c, otherwise);
+}
+
+} // namespace
+
+std::string for_container(const Container& ct, const std::string& c, const std::string& otherwise)
 {
 	if (c.empty())
 		return otherwise;
@@ -330,6 +335,8 @@ std::string pick(const Container& ct, const std::string& c, const std::string& o
 	return otherwise + "; if this is a " + container_name(ct.kind) + " container (only " + ct.evidence +
 	       " says so): " + c;
 }
+
+namespace {
 
 std::string namespace_remedy(const Host& h, const std::string& otherwise)
 {

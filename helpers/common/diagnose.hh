@@ -111,4 +111,9 @@ Diagnosis diagnose_cgroup(int err, bool not_delegated, bool no_hierarchy, const 
 std::string container_namespace_remedy(ContainerKind k);
 std::string container_cgroup_remedy(ContainerKind k);
 
+// The remedy for a container's kind when the container is confirmed; for one that only a
+// marker file suggests, `otherwise` followed by the container's remedy as a conditional;
+// `otherwise` when the container's remedy is empty.
+std::string for_container(const Container& ct, const std::string& container_remedy, const std::string& otherwise);
+
 } // namespace phasebox::diag

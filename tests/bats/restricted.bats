@@ -272,6 +272,19 @@ one_warning() {
 	[[ ${VERDICT[phasebox-cgroup]} == degrades && ${WHY[phasebox-cgroup]} == *"a pid namespace kills leftovers instead"* ]]
 }
 
+@test "nothing delegated (nobody, no adopt), warn: a pid namespace in a user namespace instead of the cgroup; fail names PORTAGE_IONICE_COMMAND" {
+	run -111 --separate-stderr phase --nnp --nobody -- FEATURES="phasebox-cgroup"
+	body
+	[[ ${BODIES} -eq 0 && ${stderr} == *"hint: no phasebox cgroup is delegated to uid 65534; remedy: add PORTAGE_IONICE_COMMAND="* ]]
+	run -0 --separate-stderr phase --nnp --nobody -- FEATURES="phasebox-cgroup" PHASEBOX_FALLBACK=warn
+	body
+	[[ ${BODIES} -eq 1 && ${BODY_PID} != "${HOST_PID}" && ${BODY_USER} != "${HOST_USER}" ]]
+	one_warning
+	[[ ${WARNING} == *"the phase's cgroup (no delegated phasebox cgroup above"*"killed by its pid namespace" ]]
+	doctor --nnp --nobody -- --features phasebox-cgroup --fallback warn
+	[[ ${VERDICT[phasebox-cgroup]} == degrades && ${WHY[phasebox-cgroup]} == *"a pid namespace kills leftovers instead"* ]]
+}
+
 # --- no_new_privs (sys-apps/sandbox sets it on every phase) -----------------------------
 
 @test "no_new_privs as nobody: network, ipc and pid namespaces work through a user namespace; doctor says works" {
@@ -291,6 +304,38 @@ one_warning() {
 	[[ ${stderr} == *"unshare(user namespace): Operation not permitted"*"hint: a seccomp filter refuses unshare(CLONE_NEWUSER)"* ]]
 	doctor "${SECCOMP[@]}" --nnp --nobody -- --features "${features}" --fallback fail
 	[[ ${DOCTOR_RC} -eq 1 && ${VERDICT[phasebox-network-sandbox]} == fails && ${VERDICT[check:user namespaces]} == failed ]]
+}
+
+# --- sys-apps/sandbox's ptrace (static binaries) ------------------------------------
+
+# A static binary that creates the file $1 (sys-apps/sandbox must trace it to see that).
+static_writer() {
+	printf '%s\n' '#include <stdio.h>' \
+		'int main(int c, char **v) { FILE *f = fopen(v[1], "w"); if (!f) { perror("fopen"); return 3; } return fclose(f) != 0; }' \
+		>"${SCRATCH}/w.c"
+	gcc -static -o "${SCRATCH}/static-writer" "${SCRATCH}/w.c"
+	mkdir "${SCRATCH}/denied"
+}
+
+@test "old-kernel Docker profile: doctor says sandbox's ptrace fails, and sys-apps/sandbox really cannot trace a static binary; twin with SYS_PTRACE" {
+	command -v sandbox >/dev/null || skip "sys-apps/sandbox is not installed"
+	static_writer
+	local -a env=( --profile "$(readlink -f "${PROFILE}")" --old-kernel )
+	[[ -r ${PROFILE} ]] || skip "no ${PROFILE}: the minKernel rule is in Docker's profile only"
+	local try="SANDBOX_DENY=${SCRATCH}/denied sandbox /bin/bash -c '${SCRATCH}/static-writer ${SCRATCH}/denied/x; echo inner=\$?'"
+	doctor "${env[@]}" -- --features "sandbox" --fallback fail
+	[[ ${DOCTOR_RC} -eq 1 && ${VERDICT[check:sandbox ptrace]} == failed ]]
+	[[ ${WHY[check:sandbox ptrace]} == "ptrace(PTRACE_TRACEME): Operation not permitted"* ]]
+	grep -q 'remedy: .*allow ptrace(2)' "${SCRATCH}/doctor.txt"
+	run --separate-stderr "${R}" "${env[@]}" -- /bin/bash -c "${try}"
+	[[ ${stderr} == *"ptrace(PTRACE_TRACEME"*"Operation not permitted"* ]]
+	[[ ${output} != *"inner=3"* ]]
+	# Twin: the same container with CAP_SYS_PTRACE traces it and denies the write.
+	doctor "${env[@]}" --cap-add sys_ptrace -- --features "sandbox" --fallback fail
+	[[ ${DOCTOR_RC} -eq 0 && ${VERDICT[check:sandbox ptrace]} == ok ]]
+	run --separate-stderr "${R}" "${env[@]}" --cap-add sys_ptrace -- /bin/bash -c "${try}"
+	[[ ${output} == *"inner=3"* && ${stderr} == *"S: deny"*"P: ${SCRATCH}/denied/x"* ]]
+	[[ ! -e ${SCRATCH}/denied/x ]]
 }
 
 # --- doctor itself ----------------------------------------------------------------------
