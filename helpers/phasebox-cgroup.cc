@@ -50,6 +50,7 @@
 #include <dirent.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -128,6 +129,16 @@ int fall_back(RunOptions& o, Environment& env, const Error& e, bool not_delegate
 	SpawnFailure f = exec_next(spec);
 	report::error(f.error);
 	return f.exit_code;
+}
+
+// A read-only cgroup mount (a container's /sys/fs/cgroup) is the cause, whatever else
+// fails later: said first, so that a build user is not sent to set up delegation.
+Status writable(const Hierarchy& h)
+{
+	struct statvfs sv{};
+	if (::fstatvfs(h.root.get(), &sv) == 0 && (sv.f_flag & ST_RDONLY))
+		return Error{EROFS, "the cgroup hierarchy at " + quote(h.mount.target) + " is mounted read-only"};
+	return {};
 }
 
 // Where the leaf goes, or an error naming why there is no place for it.
@@ -239,6 +250,12 @@ int run(RunOptions& o, Environment& env)
 		if (warn)
 			return fall_back(o, env, h.error(), false, true);
 		report_setup_failure(h.error(), false, true);
+		return ex::syscall;
+	}
+	if (Status s = writable(h.value()); !s) {
+		if (warn)
+			return fall_back(o, env, s.error(), false, false);
+		report_setup_failure(s.error(), false, false);
 		return ex::syscall;
 	}
 	layout::Where where = layout::Where::outside;
@@ -448,7 +465,7 @@ int adopt(AdoptOptions& o, Environment& env)
 	}
 	auto h = open_hierarchy(to_choice(o.hierarchy));
 	if (!h) {
-		report::error(h.error());
+		report_setup_failure(h.error(), false, true);
 		return ex::syscall;
 	}
 	auto cur = current_cgroup(h.value(), static_cast<int>(*pid));
@@ -461,7 +478,7 @@ int adopt(AdoptOptions& o, Environment& env)
 		// a child of its own: the forkserver joins its parent's invocation.
 		if (!join_parent_invocation(h.value(), *pid).ok())
 			if (Status s = prepare_invocation(h.value(), *pid, o.user); !s) {
-				report::error(s.error());
+				report_setup_failure(s.error(), false, false);
 				return ex::syscall;
 			}
 	}

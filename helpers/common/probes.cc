@@ -117,11 +117,15 @@ CgroupProbe cgroup()
 		return p;
 	}
 	auto where = layout::classify(cur.value());
+	p.not_delegated = ::getuid() != 0 && where.where == layout::Where::outside;
+	// As phasebox-cgroup does: a read-only mount is the cause, whatever else is missing.
+	if (p.read_only) {
+		p.leaf = Error{EROFS, "the cgroup hierarchy at " + quote(p.mount) + " is mounted read-only"};
+		return p;
+	}
 	if (::getuid() != 0) {
-		if (where.where == layout::Where::outside) {
-			p.not_delegated = true;
+		if (p.not_delegated)
 			p.leaf = Error{EACCES, "no delegated phasebox cgroup above " + quote(cur.value())};
-		}
 		return p;
 	}
 	const std::string base = where.where == layout::Where::outside ? std::string(layout::leaves) : where.base;

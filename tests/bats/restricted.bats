@@ -117,7 +117,7 @@ one_warning() {
 
 # --- Docker-like: seccomp + bounding set + read-only cgroupfs ----------------------------
 
-@test "docker-like, fail: 111 before the body, one message naming mkdir, EROFS, the cause and the remedy; doctor: fails" {
+@test "docker-like, fail: 111 before the body, one message naming the read-only mount, EROFS, the cause and the remedy; doctor: fails" {
 	local features="phasebox-cgroup phasebox-network-sandbox phasebox-pid-sandbox"
 	run -111 --separate-stderr phase "${DOCKER[@]}" -- FEATURES="${features}"
 	body
@@ -125,7 +125,7 @@ one_warning() {
 	[[ -z ${output} ]]
 	# One message: the failure and its hint, both from the first link.
 	[[ $(wc -l <<<"${stderr}") -eq 2 ]]
-	[[ ${stderr} == "phasebox-cgroup: app-misc/${MARK}-1 src_compile: mkdir '"*"': Read-only file system"$'\n'* ]]
+	[[ ${stderr} == "phasebox-cgroup: app-misc/${MARK}-1 src_compile: the cgroup hierarchy at '"*"' is mounted read-only: Read-only file system"$'\n'* ]]
 	[[ ${stderr} == *"hint: the cgroup file system is mounted read-only; remedy: "*"remount"*"PHASEBOX_FALLBACK=warn"* ]]
 	doctor "${DOCKER[@]}" -- --features "${features}" --fallback fail
 	[[ ${DOCTOR_RC} -eq 1 ]]
@@ -161,7 +161,7 @@ one_warning() {
 	[[ ${BODY_NET} == "${HOST_NET}" && ${BODY_PID} == "${HOST_PID}" && ${BODY_USER} == "${HOST_USER}" ]]
 	[[ ! ${BODY_CG} =~ ^/phasebox/ ]]
 	one_warning
-	[[ ${WARNING} == *"the phase's cgroup (mkdir "*"Read-only file system"* ]]
+	[[ ${WARNING} == *"the phase's cgroup (the cgroup hierarchy at "*"is mounted read-only: Read-only file system"* ]]
 	[[ ${WARNING} == *"the pid, mount namespaces (unshare"* ]]
 	[[ ${WARNING} == *"the network, uts, pid, mount namespaces (unshare"* ]]
 	[[ ${WARNING} == *"killed by the subreaper phasebox-reap only" ]]
@@ -267,7 +267,7 @@ one_warning() {
 	[[ ! ${BODY_CG} =~ ^/phasebox/ ]]
 	[[ ${BODY_PID} != "${HOST_PID}" && ${BODY_NET} == "${HOST_NET}" ]]
 	one_warning
-	[[ ${WARNING} == *"the phase's cgroup (mkdir "*"a pid namespace is tried in its place; what the phase leaves is killed by its pid namespace" ]]
+	[[ ${WARNING} == *"the phase's cgroup (the cgroup hierarchy at "*"Read-only file system"*"a pid namespace is tried in its place; what the phase leaves is killed by its pid namespace" ]]
 	doctor --ro-cgroup -- --features phasebox-cgroup --fallback warn
 	[[ ${VERDICT[phasebox-cgroup]} == degrades && ${WHY[phasebox-cgroup]} == *"a pid namespace kills leftovers instead"* ]]
 }
