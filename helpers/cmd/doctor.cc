@@ -341,9 +341,8 @@ void print_human(const Report& r, bool ok)
 				 : "not everything the configuration asks for works here (see the ✘ and ~ lines)");
 }
 
-int run(int argc, char** argv)
+std::optional<int> parse(int argc, char** argv, Options& o)
 {
-	Options o;
 	CLI::App app{"Report what phasebox can isolate here, and what to change where it cannot.\n"
 		     "Usage: phasebox doctor [--features TOKENS] [--fallback fail|warn] [--json]",
 		     "phasebox doctor"};
@@ -353,11 +352,15 @@ int run(int argc, char** argv)
 	app.add_flag("--json", o.json, "one JSON object on stdout instead of the table");
 	std::vector<std::string> own(argv + 1, argv + argc);
 	if (auto rc = cli::parse(app, own, "phasebox doctor"))
-		return *rc;
+		return rc;
 	o.features_given = app.count("--features") > 0;
+	return std::nullopt;
+}
 
-	Report r;
-	r.host = diag::read_host();
+// FEATURES and PHASEBOX_FALLBACK: the command line, else Portage, else the environment.
+// Returns FEATURES; false in `valid` for a PHASEBOX_FALLBACK phasebox does not know.
+std::string configuration(const Options& o, Report& r, bool& valid)
+{
 	std::string features;
 	if (o.features_given) {
 		features = o.features;
@@ -379,19 +382,13 @@ int run(int argc, char** argv)
 		r.fallback = e;
 	else
 		r.fallback = "fail";
-	if (r.fallback != "fail" && r.fallback != "warn") {
-		std::fprintf(stderr, "phasebox doctor: PHASEBOX_FALLBACK='%s' is not valid: expected fail or warn\n",
-			     r.fallback.c_str());
-		return exit_code::usage;
-	}
+	valid = r.fallback == "fail" || r.fallback == "warn";
+	return features;
+}
 
-	probes::CgroupProbe cg = probes::cgroup();
-	system_checks(r, cg);
-	r.verdicts.push_back(cgroup_verdict(cg, r));
-	r.verdicts.push_back(namespace_verdict("phasebox-network-sandbox", CLONE_NEWNET | CLONE_NEWUTS, r));
-	r.verdicts.push_back(namespace_verdict("phasebox-ipc-sandbox", CLONE_NEWIPC, r));
-	r.verdicts.push_back(namespace_verdict("phasebox-pid-sandbox", CLONE_NEWPID | CLONE_NEWNS, r));
-	r.verdicts.push_back(namespace_verdict("phasebox-mount-sandbox", CLONE_NEWNS, r));
+// Whether everything the configuration asks for works; marks the tokens asked for.
+bool judge(Report& r, const std::string& features)
+{
 	const bool all = r.features_source.rfind("nowhere", 0) == 0;
 	bool ok = true;
 	for (auto& v : r.verdicts) {
@@ -403,6 +400,31 @@ int run(int argc, char** argv)
 		for (const auto& c : r.checks)
 			if (c.name == "sandbox ptrace")
 				ok = ok && c.ok;
+	return ok;
+}
+
+int run(int argc, char** argv)
+{
+	Options o;
+	if (auto rc = parse(argc, argv, o))
+		return *rc;
+	Report r;
+	r.host = diag::read_host();
+	bool valid = true;
+	const std::string features = configuration(o, r, valid);
+	if (!valid) {
+		std::fprintf(stderr, "phasebox doctor: PHASEBOX_FALLBACK='%s' is not valid: expected fail or warn\n",
+			     r.fallback.c_str());
+		return exit_code::usage;
+	}
+	probes::CgroupProbe cg = probes::cgroup();
+	system_checks(r, cg);
+	r.verdicts.push_back(cgroup_verdict(cg, r));
+	r.verdicts.push_back(namespace_verdict("phasebox-network-sandbox", CLONE_NEWNET | CLONE_NEWUTS, r));
+	r.verdicts.push_back(namespace_verdict("phasebox-ipc-sandbox", CLONE_NEWIPC, r));
+	r.verdicts.push_back(namespace_verdict("phasebox-pid-sandbox", CLONE_NEWPID | CLONE_NEWNS, r));
+	r.verdicts.push_back(namespace_verdict("phasebox-mount-sandbox", CLONE_NEWNS, r));
+	const bool ok = judge(r, features);
 	if (o.json)
 		print_json(r, ok);
 	else

@@ -368,6 +368,26 @@ static_writer() {
 	[[ ${output} == *"--features"*"--json"* ]]
 }
 
+@test "doctor: FEATURES and PHASEBOX_FALLBACK from portageq, else from the environment, else every token" {
+	mkdir "${SCRATCH}/bin"
+	printf '%s\n' '#!/bin/sh' '[ "$1" = envvar ] || exit 1' \
+		'case $2 in FEATURES) echo "sandbox phasebox-cgroup" ;; PHASEBOX_FALLBACK) echo warn ;; *) exit 1 ;; esac' \
+		>"${SCRATCH}/bin/portageq"
+	chmod 755 "${SCRATCH}/bin/portageq"
+	run -0 env PATH="${SCRATCH}/bin:${PATH}" FEATURES=phasebox-network-sandbox "${B}/phasebox" doctor --json
+	[[ ${output} == *'"fallback":"warn","features_source":"portageq"'* ]]
+	[[ ${output} == *'{"token":"phasebox-cgroup","asked":true,'* && ${output} == *'{"token":"phasebox-network-sandbox","asked":false,'* ]]
+	# Twin: no portageq: the environment's FEATURES; neither: every token is asked for.
+	run -0 env PATH=/usr/bin:/bin FEATURES=phasebox-network-sandbox "${B}/phasebox" doctor --json
+	[[ ${output} == *'"fallback":"fail","features_source":"the environment"'* ]]
+	[[ ${output} == *'{"token":"phasebox-cgroup","asked":false,'* && ${output} == *'{"token":"phasebox-network-sandbox","asked":true,'* ]]
+	run -0 env -u FEATURES PATH=/usr/bin:/bin "${B}/phasebox" doctor --json
+	[[ ${output} == *'"features_source":"nowhere (every token counts as asked for)"'* && ${output} != *'"asked":false'* ]]
+	# A bad PHASEBOX_FALLBACK from the configuration is a usage error naming it.
+	run -100 --separate-stderr env PATH=/usr/bin:/bin PHASEBOX_FALLBACK=maybe "${B}/phasebox" doctor
+	[[ ${stderr} == *"PHASEBOX_FALLBACK='maybe' is not valid: expected fail or warn"* ]]
+}
+
 @test "the derived seccomp rules agree with Docker's whole profile on every namespace probe" {
 	[[ -r ${PROFILE} ]] || skip "no ${PROFILE}: Docker's profile is not next to the repository"
 	local a b
