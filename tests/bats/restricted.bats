@@ -2,8 +2,10 @@
 # Containers and honest failure, in restricted environments built on this machine without
 # a container engine (tests/restrict/restrict): a seccomp filter like Docker's default
 # (Docker's own profile from ../shared/data when it is there, else the rules derived from
-# it, see tests/restrict/docker-seccomp), Docker's capability bounding set, no_new_privs,
-# a read-only cgroupfs in a private mount namespace — alone and together.  In each, a
+# it, see tests/restrict/docker-seccomp; also as Docker applies it on a kernel before 4.8),
+# Docker's capability bounding set (with and without --cap-add), no_new_privs, user
+# namespaces disabled by user.max_user_namespaces=0 (tests/restrict/no-userns), a
+# read-only cgroupfs in a private mount namespace — alone and together.  In each, a
 # phase is run the way Portage runs it (the bashrc snippet under helpers/fake-ebuild.sh,
 # which execs the helper chain), once with PHASEBOX_FALLBACK=fail and once with warn, and
 # `phasebox doctor --json` (schema-checked) is asked for its verdict in the same
@@ -283,6 +285,33 @@ one_warning() {
 	[[ ${WARNING} == *"the phase's cgroup (no delegated phasebox cgroup above"*"killed by its pid namespace" ]]
 	doctor --nnp --nobody -- --features phasebox-cgroup --fallback warn
 	[[ ${VERDICT[phasebox-cgroup]} == degrades && ${WHY[phasebox-cgroup]} == *"a pid namespace kills leftovers instead"* ]]
+}
+
+# --- user namespaces disabled by the sysctl ------------------------------------------
+
+@test "user.max_user_namespaces=0 (nobody): fails naming the sysctl and its remedy; warn drops the namespaces; doctor agrees; root still gets them" {
+	local features="phasebox-network-sandbox phasebox-pid-sandbox"
+	run -111 --separate-stderr phase --no-userns --nobody -- FEATURES="${features}"
+	body
+	[[ ${BODIES} -eq 0 && $(wc -l <<<"${stderr}") -eq 2 ]]
+	[[ ${stderr} == *"unshare(user namespace): No space left on device"$'\n'* ]]
+	[[ ${stderr} == *"hint: user namespaces are disabled (user.max_user_namespaces = 0); remedy: sysctl -w user.max_user_namespaces="* ]]
+	doctor --no-userns --nobody -- --features "${features}" --fallback fail
+	[[ ${DOCTOR_RC} -eq 1 && ${VERDICT[check:user namespaces]} == failed && ${VERDICT[phasebox-network-sandbox]} == fails ]]
+	[[ ${WHY[check:user namespaces]} == "user.max_user_namespaces=0;"* ]]
+	run -0 --separate-stderr phase --no-userns --nobody -- FEATURES="${features}" PHASEBOX_FALLBACK=warn
+	body
+	[[ ${BODIES} -eq 1 && ${BODY_NET} == "${HOST_NET}" && ${BODY_PID} == "${HOST_PID}" ]]
+	one_warning
+	[[ ${WARNING} == *"the network, uts, pid, mount namespaces (unshare(user namespace): No space left on device (user namespaces are disabled"* ]]
+	doctor --no-userns --nobody -- --features "${features}" --fallback warn
+	[[ ${VERDICT[phasebox-network-sandbox]} == degrades && ${VERDICT[phasebox-pid-sandbox]} == degrades ]]
+	# Twin: root in the same place needs no user namespace and gets both.
+	run -0 --separate-stderr phase --no-userns -- FEATURES="${features}"
+	body
+	[[ ${BODIES} -eq 1 && -z ${stderr} && ${BODY_NET} != "${HOST_NET}" && ${BODY_PID} != "${HOST_PID}" ]]
+	doctor --no-userns -- --features "${features}" --fallback fail
+	[[ ${DOCTOR_RC} -eq 0 && ${VERDICT[phasebox-network-sandbox]} == works ]]
 }
 
 # --- no_new_privs (sys-apps/sandbox sets it on every phase) -----------------------------
