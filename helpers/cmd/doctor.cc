@@ -57,6 +57,7 @@ struct Verdict {
 	std::string verdict; // works, fails, degrades
 	std::string detail;
 	std::string remedy;
+	std::string cause = "none"; // diag::cause_name of why it does not work as asked
 };
 
 // `portageq envvar NAME`, or nullopt when there is no portageq or it fails.
@@ -136,6 +137,7 @@ Verdict namespace_verdict(const std::string& token, int flags, const Report& r)
 		return v;
 	}
 	auto d = isolate::diagnose(*f, plan, r.host);
+	v.cause = diag::cause_name(d.cause);
 	v.detail = failure_text(*f) + (d.text.empty() ? "" : " (" + d.text + ")");
 	v.remedy = with_warn(d.remedy, r);
 	if (r.fallback != "warn") {
@@ -160,6 +162,7 @@ Verdict cgroup_verdict(const probes::CgroupProbe& p, const Report& r)
 		return v;
 	}
 	auto d = diag::diagnose_cgroup(p.leaf.error().err, p.not_delegated, !p.hierarchy, r.host);
+	v.cause = diag::cause_name(d.cause);
 	v.detail = errtext(p.leaf.error()) + (d.text.empty() ? "" : " (" + d.text + ")");
 	v.remedy = with_warn(d.remedy, r);
 	if (r.fallback != "warn") {
@@ -292,9 +295,9 @@ void print_json(const Report& r, bool ok)
 	std::printf("],\"features\":[");
 	for (size_t i = 0; i < r.verdicts.size(); ++i) {
 		const auto& v = r.verdicts[i];
-		std::printf("%s{\"token\":%s,\"asked\":%s,\"verdict\":%s,\"detail\":%s,\"remedy\":%s}", i ? "," : "",
-			    q(v.token).c_str(), v.asked ? "true" : "false", q(v.verdict).c_str(), q(v.detail).c_str(),
-			    q(installed(v.remedy)).c_str());
+		std::printf("%s{\"token\":%s,\"asked\":%s,\"verdict\":%s,\"cause\":%s,\"detail\":%s,\"remedy\":%s}",
+			    i ? "," : "", q(v.token).c_str(), v.asked ? "true" : "false", q(v.verdict).c_str(),
+			    q(v.cause).c_str(), q(v.detail).c_str(), q(installed(v.remedy)).c_str());
 	}
 	std::printf("]}\n");
 }

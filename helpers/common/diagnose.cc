@@ -259,7 +259,6 @@ const char* cause_name(Cause c)
 	case Cause::read_only_cgroupfs: return "read-only-cgroupfs";
 	case Cause::no_cgroupfs: return "no-cgroupfs";
 	case Cause::not_delegated: return "not-delegated";
-	case Cause::no_new_privs: return "no-new-privs";
 	}
 	return "unknown";
 }

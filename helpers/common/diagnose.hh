@@ -79,7 +79,8 @@ enum class Cause {
 	read_only_cgroupfs, // EROFS
 	no_cgroupfs,        // no usable hierarchy is mounted
 	not_delegated,      // a non-root caller with no delegated subtree
-	no_new_privs,       // file capabilities ignored under no_new_privs
+	// (no_new_privs and nosuid mounts are never a cause: phasebox uses no setuid bit and
+	// no file capability, so they take nothing from it.)
 };
 const char* cause_name(Cause c);
 

@@ -99,13 +99,14 @@ doctor() {
 	DOCTOR_RC=0
 	"${R}" "${opts[@]}" -- "${B}/phasebox" doctor --json "$@" >"${SCRATCH}/doctor.json" || DOCTOR_RC=$?
 	"${R}" "${opts[@]}" -- "${B}/phasebox" doctor "$@" >"${SCRATCH}/doctor.txt" || true
-	local out t v rest
+	local out t v c rest
 	out=$("${CHECK}" "${SCHEMA}" "${SCRATCH}/doctor.json" phasebox-cgroup phasebox-network-sandbox \
 		phasebox-ipc-sandbox phasebox-pid-sandbox phasebox-mount-sandbox "check:user namespaces" \
 		"check:cgroup writable" "check:sandbox ptrace")
-	declare -gA VERDICT=() WHY=()
-	while IFS=$'\t' read -r t v rest; do
+	declare -gA VERDICT=() CAUSE=() WHY=()
+	while IFS=$'\t' read -r t v c rest; do
 		VERDICT[${t}]=${v}
+		CAUSE[${t}]=${c}
 		WHY[${t}]=${rest}
 	done <<<"${out}"
 }
@@ -133,6 +134,7 @@ one_warning() {
 	[[ ${DOCTOR_RC} -eq 1 ]]
 	[[ ${VERDICT[ok]} == false ]]
 	[[ ${VERDICT[phasebox-cgroup]} == fails && ${WHY[phasebox-cgroup]} == *"Read-only file system"* ]]
+	[[ ${CAUSE[phasebox-cgroup]} == read-only-cgroupfs && ${CAUSE[phasebox-network-sandbox]} == bounding-set ]]
 	[[ ${VERDICT[phasebox-network-sandbox]} == fails && ${VERDICT[phasebox-pid-sandbox]} == fails ]]
 	[[ ${VERDICT[check:user namespaces]} == failed && ${VERDICT[check:cgroup writable]} == failed ]]
 	# Twin: without the restrictions the same phase runs isolated and doctor says so.
@@ -219,7 +221,8 @@ one_warning() {
 	[[ ${stderr} == *"hint: a seccomp filter refuses unshare(2)"* ]]
 	doctor "${SECCOMP[@]}" -- --features "${features}" --fallback fail
 	[[ ${VERDICT[phasebox-cgroup]} == works && ${VERDICT[phasebox-network-sandbox]} == fails ]]
-	[[ ${WHY[phasebox-network-sandbox]} == *"a seccomp filter refuses"* ]]
+	[[ ${WHY[phasebox-network-sandbox]} == *"a seccomp filter refuses"* && ${CAUSE[phasebox-network-sandbox]} == seccomp ]]
+	[[ ${CAUSE[phasebox-cgroup]} == none ]]
 	run -0 --separate-stderr phase "${SECCOMP[@]}" -- FEATURES="${features}" PHASEBOX_FALLBACK=warn
 	body
 	[[ ${BODIES} -eq 1 && ${BODY_CG} =~ ${LEAF_RE} && ${BODY_NET} == "${HOST_NET}" ]]
@@ -298,7 +301,7 @@ one_warning() {
 	[[ ${stderr} == *"hint: user namespaces are disabled (user.max_user_namespaces = 0); remedy: sysctl -w user.max_user_namespaces="* ]]
 	doctor --no-userns --nobody -- --features "${features}" --fallback fail
 	[[ ${DOCTOR_RC} -eq 1 && ${VERDICT[check:user namespaces]} == failed && ${VERDICT[phasebox-network-sandbox]} == fails ]]
-	[[ ${WHY[check:user namespaces]} == "user.max_user_namespaces=0;"* ]]
+	[[ ${WHY[check:user namespaces]} == "user.max_user_namespaces=0;"* && ${CAUSE[phasebox-network-sandbox]} == userns-sysctl ]]
 	run -0 --separate-stderr phase --no-userns --nobody -- FEATURES="${features}" PHASEBOX_FALLBACK=warn
 	body
 	[[ ${BODIES} -eq 1 && ${BODY_NET} == "${HOST_NET}" && ${BODY_PID} == "${HOST_PID}" ]]
