@@ -17,8 +17,9 @@
 // namespace, the errno, the likely cause and the remedy for the environment detected
 // (common/diagnose.hh).  With --fallback warn it takes what can be had instead, each
 // candidate probed in a throw-away child first: the namespaces asked for; the same inside
-// a user namespace (root in a container without CAP_SYS_ADMIN); none at all (the
-// phasebox-reap that follows in the chain is then the only orphan killer).  What was
+// a user namespace (root in a container without CAP_SYS_ADMIN); the FEATURES tokens'
+// namespaces that work on their own (e.g. ipc and pid where lo cannot be configured);
+// none at all (the phasebox-reap that follows in the chain is then the only orphan killer).  What was
 // dropped is said once per phase: handed on with --dropped to the next link when that is
 // a phasebox helper from the same directory, which says it (or hands it on), printed as
 // one warning otherwise.  A non-root PROG runs with every capability set empty, verified;
@@ -107,29 +108,66 @@ int fail(const isolate::NsFailure& f, const isolate::NsPlan& plan)
 	return ex::syscall;
 }
 
-// --fallback warn: the first plan that works, probed in a child: as asked, inside a user
-// namespace, nothing.  Each step down is added to `dropped`.
-isolate::NsPlan choose_plan(isolate::NsPlan asked, std::vector<std::string>& dropped)
+// The groups a plan is made of, each one the namespaces of one FEATURES token.
+std::vector<int> groups_of(int flags)
+{
+	std::vector<int> out;
+	for (int g : {CLONE_NEWNET | CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID | CLONE_NEWNS})
+		if (flags & g & ~CLONE_NEWNS)
+			out.push_back(flags & g);
+	if ((flags & CLONE_NEWNS) && !(flags & CLONE_NEWPID))
+		out.push_back(CLONE_NEWNS);
+	return out;
+}
+
+// The most of `asked` that works with or without a user namespace (`userns`): the groups
+// that work one by one, then probed together.
+isolate::NsPlan most_of(const isolate::NsPlan& asked, bool userns)
+{
+	int kept = 0;
+	for (int g : groups_of(asked.flags))
+		if (!isolate::probe(isolate::NsPlan{g, userns, asked.hostname}))
+			kept |= g;
+	isolate::NsPlan p{kept, userns && kept, asked.hostname};
+	return kept && !isolate::probe(p) ? p : isolate::NsPlan{0, false, asked.hostname};
+}
+
+std::string why(const isolate::NsFailure& f, const isolate::NsPlan& plan)
+{
+	const std::string cause = isolate::diagnose(f, plan, diag::read_host()).text;
+	return f.error.what + ": " + std::strerror(f.error.err) + (cause.empty() ? "" : " (" + cause + ")");
+}
+
+// --fallback warn: the first plan that works, each probed in a child: as asked; the same
+// inside a user namespace; the most of it that works, without or with a user namespace;
+// nothing.  What is dropped on the way is added to `dropped`.
+isolate::NsPlan choose_plan(const isolate::NsPlan& asked, std::vector<std::string>& dropped)
 {
 	auto first = isolate::probe(asked);
 	if (!first)
 		return asked;
-	const diag::Host h = diag::read_host();
-	const std::string why = first->error.what + ": " + std::strerror(first->error.err) + " (" +
-				isolate::diagnose(*first, asked, h).text + ")";
+	const std::string reason = why(*first, asked);
+	const std::string in_userns = " are made inside a user namespace instead, where files of other users "
+				      "appear as nobody and chown to them fails";
 	if (!asked.userns) {
 		isolate::NsPlan u = asked;
 		u.userns = true;
 		if (!isolate::probe(u)) {
-			dropped.push_back("root's own namespaces (" + why + "): " +
-					  isolate::describe_namespaces(asked.flags) +
-					  " are made inside a user namespace instead, where files of other "
-					  "users appear as nobody and chown to them fails");
+			dropped.push_back("root's own namespaces (" + reason + "): " +
+					  isolate::describe_namespaces(asked.flags) + in_userns);
 			return u;
 		}
 	}
-	dropped.push_back(isolate::describe_namespaces(asked.flags) + " (" + why + ")");
-	return isolate::NsPlan{0, false, asked.hostname};
+	isolate::NsPlan best = most_of(asked, asked.userns);
+	if (!asked.userns) {
+		isolate::NsPlan u = most_of(asked, true);
+		if (__builtin_popcount(u.flags) > __builtin_popcount(best.flags))
+			best = u;
+	}
+	dropped.push_back(isolate::describe_namespaces(asked.flags & ~best.flags) + " (" + reason + ")");
+	if (best.userns && !asked.userns)
+		dropped.push_back(isolate::describe_namespaces(best.flags) + in_userns);
+	return best;
 }
 
 // Hand what was dropped to the next phasebox link, or say it here.

@@ -317,6 +317,23 @@ one_warning() {
 	[[ ${DOCTOR_RC} -eq 0 && ${VERDICT[phasebox-network-sandbox]} == works ]]
 }
 
+@test "warn keeps what works: no CAP_NET_ADMIN and no user namespaces: the ipc and pid namespaces stay, only the network is dropped" {
+	local features="phasebox-network-sandbox phasebox-ipc-sandbox phasebox-pid-sandbox"
+	local -a env=( --no-userns --docker-caps --cap-add sys_admin )
+	run -111 --separate-stderr phase "${env[@]}" -- FEATURES="${features}"
+	body
+	[[ ${BODIES} -eq 0 && ${stderr} == *"bring lo up: Operation not permitted"*"CAP_NET_ADMIN"* ]]
+	run -0 --separate-stderr phase "${env[@]}" -- FEATURES="${features}" PHASEBOX_FALLBACK=warn
+	body
+	[[ ${BODIES} -eq 1 && ${BODY_NET} == "${HOST_NET}" && ${BODY_PID} != "${HOST_PID}" ]]
+	one_warning
+	[[ ${WARNING} == *"less isolation than asked: the network, uts namespaces (bring lo up: "* ]]
+	[[ ${WARNING} != *"ipc"* && ${WARNING} == *"killed by its pid namespace" ]]
+	doctor "${env[@]}" -- --features "${features}" --fallback warn
+	[[ ${VERDICT[phasebox-network-sandbox]} == degrades && ${WHY[phasebox-network-sandbox]} == *"under warn: dropped" ]]
+	[[ ${VERDICT[phasebox-ipc-sandbox]} == works && ${VERDICT[phasebox-pid-sandbox]} == works ]]
+}
+
 # --- no_new_privs (sys-apps/sandbox sets it on every phase) -----------------------------
 
 @test "no_new_privs as nobody: network, ipc and pid namespaces work through a user namespace; doctor says works" {
