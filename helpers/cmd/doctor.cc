@@ -114,6 +114,8 @@ struct Report {
 	diag::Host host;
 	std::string features_source;
 	std::string fallback;
+	std::string ionice;        // PORTAGE_IONICE_COMMAND
+	std::string ionice_source; // "" when neither Portage nor the environment had it
 };
 
 // Under fail, PHASEBOX_FALLBACK=warn is one more remedy.
@@ -192,6 +194,15 @@ void system_checks(Report& r, const probes::CgroupProbe& cg)
 		else
 			r.checks.push_back({"cgroup leaf (root)", cg.leaf.ok(), cg.leaf ? "made and removed a leaf" : errtext(cg.leaf.error()),
 					    diag::diagnose_cgroup(cg.leaf ? 0 : cg.leaf.error().err, false, false, r.host).remedy});
+	}
+	// The route that gives userpriv phases their cgroup: emerge runs the hook as root.
+	if (!r.ionice_source.empty()) {
+		const bool hooked = r.ionice.find("phasebox-cgroup adopt") != std::string::npos;
+		r.checks.push_back({"delegated route", hooked,
+				    (hooked ? "PORTAGE_IONICE_COMMAND runs phasebox-cgroup adopt"
+					    : "PORTAGE_IONICE_COMMAND does not run phasebox-cgroup adopt") +
+					    std::string(" (from ") + r.ionice_source + ")",
+				    diag::diagnose_cgroup(EACCES, true, false, r.host).remedy});
 	}
 	std::string sysctls = "user.max_user_namespaces=" +
 			      (r.host.max_user_namespaces ? std::to_string(*r.host.max_user_namespaces) : std::string("?"));
@@ -386,6 +397,13 @@ std::string configuration(const Options& o, Report& r, bool& valid)
 	else
 		r.fallback = "fail";
 	valid = r.fallback == "fail" || r.fallback == "warn";
+	if (auto f = portageq("PORTAGE_IONICE_COMMAND")) {
+		r.ionice = *f;
+		r.ionice_source = "portageq";
+	} else if (const char* e = std::getenv("PORTAGE_IONICE_COMMAND")) {
+		r.ionice = e;
+		r.ionice_source = "the environment";
+	}
 	return features;
 }
 
@@ -398,11 +416,13 @@ bool judge(Report& r, const std::string& features)
 		v.asked = all || has_token(features, v.token);
 		ok = ok && (!v.asked || v.verdict == "works");
 	}
-	// sys-apps/sandbox's ptrace counts when FEATURES asks for sandbox.
-	if (all || has_token(features, "sandbox") || has_token(features, "usersandbox"))
-		for (const auto& c : r.checks)
-			if (c.name == "sandbox ptrace")
-				ok = ok && c.ok;
+	// sys-apps/sandbox's ptrace counts when FEATURES asks for sandbox; the delegated route
+	// when userpriv phases are to get a cgroup.
+	const bool sandbox = all || has_token(features, "sandbox") || has_token(features, "usersandbox");
+	const bool route = all || (has_token(features, "phasebox-cgroup") && has_token(features, "userpriv"));
+	for (const auto& c : r.checks)
+		if ((c.name == "sandbox ptrace" && sandbox) || (c.name == "delegated route" && route))
+			ok = ok && c.ok;
 	return ok;
 }
 

@@ -432,6 +432,15 @@ static_writer() {
 	[[ ${output} == *'{"token":"phasebox-cgroup","asked":false,'* && ${output} == *'{"token":"phasebox-network-sandbox","asked":true,'* ]]
 	run -0 env -u FEATURES PATH=/usr/bin:/bin "${B}/phasebox" doctor --json
 	[[ ${output} == *'"features_source":"nowhere (every token counts as asked for)"'* && ${output} != *'"asked":false'* ]]
+	[[ ${output} != *'"name":"delegated route"'* ]]
+	# The delegated route: the hook in PORTAGE_IONICE_COMMAND, or not.
+	run -0 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='/x/phasebox-cgroup adopt ${PID}' "${B}/phasebox" doctor --json
+	[[ ${output} == *'{"name":"delegated route","ok":true,"detail":"PORTAGE_IONICE_COMMAND runs phasebox-cgroup adopt (from the environment)"'* ]]
+	run -1 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --json
+	[[ ${output} == *'{"name":"delegated route","ok":false,'*'PORTAGE_IONICE_COMMAND='* ]]
+	# It counts only where userpriv phases are to get a cgroup.
+	run -0 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --features "phasebox-cgroup"
+	run -1 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --features "userpriv phasebox-cgroup"
 	# A bad PHASEBOX_FALLBACK from the configuration is a usage error naming it.
 	run -100 --separate-stderr env PATH=/usr/bin:/bin PHASEBOX_FALLBACK=maybe "${B}/phasebox" doctor
 	[[ ${stderr} == *"PHASEBOX_FALLBACK='maybe' is not valid: expected fail or warn"* ]]

@@ -10,16 +10,39 @@
 
 e2e_more_scenarios+=(containers)
 
+# A portageq that reads this run's configuration (the scratch EPREFIX), for doctor: it
+# takes FEATURES, PHASEBOX_FALLBACK and PORTAGE_IONICE_COMMAND from Portage itself.
+containers_portageq() {
+	local bin=${scratch}/portageq-bin
+	mkdir -p "${bin}"
+	if [[ -n ${portage_src} ]]; then
+		printf '#!/bin/sh\nexec env PYTHONPATH=%s PORTAGE_OVERRIDE_EPREFIX=%s PORTAGE_REPOSITORIES="$E2E_REPOSITORIES" %s %s "$@"\n' \
+			"${portage_src}/lib" "${eprefix}" "${python}" "${portage_src}/bin/portageq" > "${bin}/portageq"
+	else
+		printf '#!/bin/sh\nexec env PORTAGE_OVERRIDE_EPREFIX=%s PORTAGE_REPOSITORIES="$E2E_REPOSITORIES" %s "$@"\n' \
+			"${eprefix}" "$(command -v portageq)" > "${bin}/portageq"
+	fi
+	chmod -R a+rX "${bin}"
+	chmod 755 "${bin}/portageq"
+	containers_path=${bin}:/usr/sbin:/usr/bin:/sbin:/bin
+}
+
 # containers_doctor <run name> <user|root> <fallback>: doctor's verdicts (token verdict, one
-# per line) in ${res}/doctor.<user>.<fallback>.
+# per line) in ${res}/doctor.<user>.<fallback>; FEATURES and PHASEBOX_FALLBACK from Portage.
 containers_doctor() {
 	local name=$1 who=$2 fallback=$3 f
 	local -a as=()
 	[[ ${who} == root ]] || as=( --user "${who}" )
 	f=${res}/doctor.${who}.${fallback}
-	"${containers_restrict[@]}" "${as[@]}" -- "${pb_prefix}/bin/phasebox" doctor --json \
-		--features "phasebox-cgroup phasebox-network-sandbox" --fallback "${fallback}" > "${f}.json"
+	env -i PATH="${containers_path}" E2E_REPOSITORIES="${repositories}" \
+		"${containers_restrict[@]}" "${as[@]}" -- "${pb_prefix}/bin/phasebox" doctor --json > "${f}.json"
 	echo "$?" > "${f}.rc"
+	check "${name}: doctor (${who}) read FEATURES and PHASEBOX_FALLBACK=${fallback} from Portage" \
+		grep -q "\"fallback\":\"${fallback}\",\"features_source\":\"portageq\"" "${f}.json"
+	check "${name}: doctor (${who}) found the adopt hook in PORTAGE_IONICE_COMMAND" \
+		grep -q '"name":"delegated route","ok":true' "${f}.json"
+	check "${name}: doctor (${who}) judged phasebox-ipc-sandbox, which FEATURES lacks, as not asked for" \
+		grep -q '{"token":"phasebox-ipc-sandbox","asked":false' "${f}.json"
 	"${repo}/tests/restrict/check-doctor-json" "${repo}/tests/restrict/doctor.schema.json" "${f}.json" \
 		phasebox-cgroup phasebox-network-sandbox > "${f}" 2>&1
 	check "${name}: doctor --json (${who}, ${fallback}) conforms to its schema" test "$(head -c 3 "${f}")" = ok$'\t'
@@ -41,6 +64,7 @@ scenario_containers() {
 		info "containers: no ${profile}: the seccomp rules derived from Docker's profile"
 	fi
 	emerge_cmd=( "${containers_restrict[@]}" -- "${saved[@]}" )
+	containers_portageq
 
 	name=containers-fail
 	write_make_conf "${name}" phasebox-cgroup phasebox-network-sandbox "${native_off[@]}"
