@@ -35,7 +35,8 @@
 
 using namespace phasebox;
 
-namespace {
+namespace
+{
 
 struct Options {
 	std::string features;
@@ -96,7 +97,10 @@ std::string errtext(const Error& e)
 	return e.what + (e.err ? std::string(": ") + std::strerror(e.err) : "");
 }
 
-std::string failure_text(const isolate::NsFailure& f) { return errtext(f.error); }
+std::string failure_text(const isolate::NsFailure& f)
+{
+	return errtext(f.error);
+}
 
 bool has_token(const std::string& features, const std::string& t)
 {
@@ -127,7 +131,10 @@ std::string with_warn(const std::string& remedy, const Report& r)
 }
 
 // A namespace plan as phasebox-unshare would make it for this user (PHASEBOX_USERNS=auto).
-isolate::NsPlan plan_for(int flags) { return isolate::NsPlan{flags, ::geteuid() != 0, "localhost"}; }
+isolate::NsPlan plan_for(int flags)
+{
+	return isolate::NsPlan{flags, ::geteuid() != 0, "localhost"};
+}
 
 Verdict namespace_verdict(const std::string& token, int flags, const Report& r)
 {
@@ -135,7 +142,8 @@ Verdict namespace_verdict(const std::string& token, int flags, const Report& r)
 	isolate::NsPlan plan = plan_for(flags);
 	auto f = isolate::probe(plan);
 	if (!f) {
-		v.detail = isolate::describe_namespaces(flags) + (plan.userns ? " in a user namespace" : "");
+		v.detail = isolate::describe_namespaces(flags) +
+		           (plan.userns ? " in a user namespace" : "");
 		return v;
 	}
 	auto d = isolate::diagnose(*f, plan, r.host);
@@ -173,87 +181,132 @@ Verdict cgroup_verdict(const probes::CgroupProbe& p, const Report& r)
 	}
 	v.verdict = "degrades";
 	v.detail += isolate::probe(plan_for(CLONE_NEWPID | CLONE_NEWNS))
-			    ? "; under warn: the subreaper phasebox-reap alone kills leftovers"
-			    : "; under warn: a pid namespace kills leftovers instead (no limits, no accounting)";
+	                ? "; under warn: the subreaper phasebox-reap alone kills leftovers"
+	                : "; under warn: a pid namespace kills leftovers instead (no limits, no "
+	                  "accounting)";
 	return v;
 }
 
 void system_checks(Report& r, const probes::CgroupProbe& cg)
 {
 	const diag::ProcStatus& s = r.host.status;
-	r.checks.push_back({"cgroup layout", cg.layout != "none", cg.layout + (cg.hierarchy ? ", phasebox uses " + cg.kind + " at " + cg.mount : ""),
-			    "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup)"});
-	r.checks.push_back({"cgroup controllers", true, cg.controllers.empty() ? "none" : cg.controllers, ""});
+	r.checks.push_back(
+	    {"cgroup layout", cg.layout != "none",
+	     cg.layout + (cg.hierarchy ? ", phasebox uses " + cg.kind + " at " + cg.mount : ""),
+	     "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup)"});
+	r.checks.push_back(
+	    {"cgroup controllers", true, cg.controllers.empty() ? "none" : cg.controllers, ""});
 	if (cg.hierarchy) {
-		r.checks.push_back({"cgroup writable", !cg.read_only, cg.read_only ? "mounted read-only" : "read-write",
-				    diag::diagnose_cgroup(EROFS, false, false, r.host).remedy});
+		r.checks.push_back({"cgroup writable", !cg.read_only,
+		                    cg.read_only ? "mounted read-only" : "read-write",
+		                    diag::diagnose_cgroup(EROFS, false, false, r.host).remedy});
 		if (::geteuid() != 0)
-			r.checks.push_back({"cgroup delegated", !cg.not_delegated,
-					    cg.not_delegated ? "no adopted invocation above this process" : "inside an adopted invocation",
-					    diag::diagnose_cgroup(EACCES, true, false, r.host).remedy});
+			r.checks.push_back(
+			    {"cgroup delegated", !cg.not_delegated,
+			     cg.not_delegated ? "no adopted invocation above this process"
+			                      : "inside an adopted invocation",
+			     diag::diagnose_cgroup(EACCES, true, false, r.host).remedy});
 		else
-			r.checks.push_back({"cgroup leaf (root)", cg.leaf.ok(), cg.leaf ? "made and removed a leaf" : errtext(cg.leaf.error()),
-					    diag::diagnose_cgroup(cg.leaf ? 0 : cg.leaf.error().err, false, false, r.host).remedy});
+			r.checks.push_back(
+			    {"cgroup leaf (root)", cg.leaf.ok(),
+			     cg.leaf ? "made and removed a leaf" : errtext(cg.leaf.error()),
+			     diag::diagnose_cgroup(cg.leaf ? 0 : cg.leaf.error().err, false, false,
+			                           r.host)
+			         .remedy});
 	}
 	// The route that gives userpriv phases their cgroup: emerge runs the hook as root.
 	if (!r.ionice_source.empty()) {
 		const bool hooked = r.ionice.find("phasebox-cgroup adopt") != std::string::npos;
-		r.checks.push_back({"delegated route", hooked,
-				    (hooked ? "PORTAGE_IONICE_COMMAND runs phasebox-cgroup adopt"
-					    : "PORTAGE_IONICE_COMMAND does not run phasebox-cgroup adopt") +
-					    std::string(" (from ") + r.ionice_source + ")",
-				    diag::diagnose_cgroup(EACCES, true, false, r.host).remedy});
+		r.checks.push_back(
+		    {"delegated route", hooked,
+		     (hooked ? "PORTAGE_IONICE_COMMAND runs phasebox-cgroup adopt"
+		             : "PORTAGE_IONICE_COMMAND does not run phasebox-cgroup adopt") +
+		         std::string(" (from ") + r.ionice_source + ")",
+		     diag::diagnose_cgroup(EACCES, true, false, r.host).remedy});
 	}
-	std::string sysctls = "user.max_user_namespaces=" +
-			      (r.host.max_user_namespaces ? std::to_string(*r.host.max_user_namespaces) : std::string("?"));
+	std::string sysctls =
+	    "user.max_user_namespaces=" + (r.host.max_user_namespaces
+	                                       ? std::to_string(*r.host.max_user_namespaces)
+	                                       : std::string("?"));
 	if (r.host.unprivileged_userns_clone)
-		sysctls += ", kernel.unprivileged_userns_clone=" + std::to_string(*r.host.unprivileged_userns_clone);
+		sysctls += ", kernel.unprivileged_userns_clone=" +
+		           std::to_string(*r.host.unprivileged_userns_clone);
 	if (r.host.apparmor_restrict_userns)
-		sysctls += ", kernel.apparmor_restrict_unprivileged_userns=" + std::to_string(*r.host.apparmor_restrict_userns);
+		sysctls += ", kernel.apparmor_restrict_unprivileged_userns=" +
+		           std::to_string(*r.host.apparmor_restrict_userns);
 	auto u = isolate::probe(isolate::NsPlan{0, true, "localhost"});
-	diag::Diagnosis ud = u ? isolate::diagnose(*u, isolate::NsPlan{0, true, "localhost"}, r.host) : diag::Diagnosis{};
-	r.checks.push_back({"user namespaces", !u, sysctls + (u ? "; " + failure_text(*u) + (ud.text.empty() ? "" : " (" + ud.text + ")") : "; a user namespace can be made"),
-			    ud.remedy});
-	r.checks.push_back({"no_new_privs", true, s.no_new_privs ? "set (file capabilities and setuid grant nothing; phasebox needs neither)" : "not set", ""});
+	diag::Diagnosis ud =
+	    u ? isolate::diagnose(*u, isolate::NsPlan{0, true, "localhost"}, r.host)
+	      : diag::Diagnosis{};
+	r.checks.push_back(
+	    {"user namespaces", !u,
+	     sysctls + (u ? "; " + failure_text(*u) + (ud.text.empty() ? "" : " (" + ud.text + ")")
+	                  : "; a user namespace can be made"),
+	     ud.remedy});
+	r.checks.push_back(
+	    {"no_new_privs", true,
+	     s.no_new_privs
+	         ? "set (file capabilities and setuid grant nothing; phasebox needs neither)"
+	         : "not set",
+	     ""});
 	r.checks.push_back({"bounding set", r.host.euid != 0 || s.has_bnd(CAP_SYS_ADMIN),
-			    s.has_bnd(CAP_SYS_ADMIN) ? "has cap_sys_admin (" + std::to_string(__builtin_popcountll(s.cap_bnd)) + " capabilities)"
-						      : "without cap_sys_admin: " + diag::capability_names(s.cap_bnd),
-			    diag::diagnose_unshare(CLONE_NEWNET, EPERM, false, r.host).remedy});
-	r.checks.push_back({"seccomp", true, s.seccomp == 0 ? "off" : s.seccomp == 1 ? "strict" : "filter (the probes below show what it refuses)", ""});
+	                    s.has_bnd(CAP_SYS_ADMIN)
+	                        ? "has cap_sys_admin (" +
+	                              std::to_string(__builtin_popcountll(s.cap_bnd)) +
+	                              " capabilities)"
+	                        : "without cap_sys_admin: " + diag::capability_names(s.cap_bnd),
+	                    diag::diagnose_unshare(CLONE_NEWNET, EPERM, false, r.host).remedy});
+	r.checks.push_back({"seccomp", true,
+	                    s.seccomp == 0   ? "off"
+	                    : s.seccomp == 1 ? "strict"
+	                                     : "filter (the probes below show what it refuses)",
+	                    ""});
 	struct Op {
 		const char* name;
 		int flags;
 	};
 	for (Op op : {Op{"net+uts", CLONE_NEWNET | CLONE_NEWUTS}, Op{"ipc", CLONE_NEWIPC},
-		      Op{"pid+/proc", CLONE_NEWPID | CLONE_NEWNS}, Op{"mount", CLONE_NEWNS}})
+	              Op{"pid+/proc", CLONE_NEWPID | CLONE_NEWNS}, Op{"mount", CLONE_NEWNS}})
 		for (bool in_userns : {false, true}) {
 			if (!in_userns && r.host.euid != 0)
-				continue; // a non-root user can only ever make them inside a user namespace
+				continue; // a non-root user can only ever make them inside a user
+				          // namespace
 			isolate::NsPlan plan{op.flags, in_userns, "localhost"};
 			auto f = isolate::probe(plan);
-			diag::Diagnosis d = f ? isolate::diagnose(*f, plan, r.host) : diag::Diagnosis{};
-			r.checks.push_back({std::string("unshare ") + op.name + (in_userns ? " in userns" : ""), !f,
-					    f ? failure_text(*f) + (d.text.empty() ? "" : " (" + d.text + ")") : "works",
-					    d.remedy});
+			diag::Diagnosis d =
+			    f ? isolate::diagnose(*f, plan, r.host) : diag::Diagnosis{};
+			r.checks.push_back(
+			    {std::string("unshare ") + op.name + (in_userns ? " in userns" : ""),
+			     !f,
+			     f ? failure_text(*f) + (d.text.empty() ? "" : " (" + d.text + ")")
+			       : "works",
+			     d.remedy});
 		}
 	const auto& c = r.host.container;
 	r.checks.push_back({"container", true,
-			    c.kind == diag::ContainerKind::none ? "none detected"
-								 : std::string(diag::container_name(c.kind)) + (c.confirmed ? "" : " (unconfirmed)") + ": " + c.evidence,
-			    ""});
+	                    c.kind == diag::ContainerKind::none
+	                        ? "none detected"
+	                        : std::string(diag::container_name(c.kind)) +
+	                              (c.confirmed ? "" : " (unconfirmed)") + ": " + c.evidence,
+	                    ""});
 	Status pt = probes::ptrace_like_sandbox();
 	auto yama = probes::yama_ptrace_scope();
 	std::string ydesc = yama ? "yama ptrace_scope=" + std::to_string(*yama) : "no Yama";
 	std::string premedy = diag::for_container(
-		c,
-		c.kind == diag::ContainerKind::docker   ? "docker run --cap-add=SYS_PTRACE (needed before Docker 19.03 or on kernels before 4.8)"
-		: c.kind == diag::ContainerKind::podman ? "podman run --cap-add=SYS_PTRACE"
-							: "",
-		yama && *yama == 3 ? "Yama's ptrace_scope is 3, which only a reboot lowers"
-				   : "allow ptrace(2) and process_vm_readv(2) to the build (a seccomp filter refusing them, or CAP_SYS_PTRACE)");
-	r.checks.push_back({"sandbox ptrace", pt.ok(),
-			    (pt ? std::string("a traced child, PTRACE_O_EXITKILL and process_vm_readv work") : errtext(pt.error())) + "; " + ydesc,
-			    premedy});
+	    c,
+	    c.kind == diag::ContainerKind::docker   ? "docker run --cap-add=SYS_PTRACE (needed "
+	                                              "before Docker 19.03 or on kernels before 4.8)"
+	    : c.kind == diag::ContainerKind::podman ? "podman run --cap-add=SYS_PTRACE"
+	                                            : "",
+	    yama && *yama == 3 ? "Yama's ptrace_scope is 3, which only a reboot lowers"
+	                       : "allow ptrace(2) and process_vm_readv(2) to the build (a seccomp "
+	                         "filter refusing them, or CAP_SYS_PTRACE)");
+	r.checks.push_back(
+	    {"sandbox ptrace", pt.ok(),
+	     (pt ? std::string("a traced child, PTRACE_O_EXITKILL and process_vm_readv work")
+	         : errtext(pt.error())) +
+	         "; " + ydesc,
+	     premedy});
 }
 
 // The remedies name the installed helpers (the Makefile's LIBEXECDIR).
@@ -283,32 +336,41 @@ std::string json_escape(const std::string& s)
 	return o;
 }
 
-std::string q(const std::string& s) { return "\"" + json_escape(s) + "\""; }
+std::string q(const std::string& s)
+{
+	return "\"" + json_escape(s) + "\"";
+}
 
 void print_json(const Report& r, bool ok)
 {
 	const auto& s = r.host.status;
-	std::printf("{\"version\":%s,\"uid\":%u,\"ok\":%s,\"fallback\":%s,\"features_source\":%s,", q(PHASEBOX_VERSION).c_str(),
-		    static_cast<unsigned>(r.host.euid), ok ? "true" : "false", q(r.fallback).c_str(),
-		    q(r.features_source).c_str());
-	std::printf("\"process\":{\"no_new_privs\":%s,\"seccomp\":%d,\"cap_bnd\":%s,\"cap_eff\":%s},",
-		    s.no_new_privs ? "true" : "false", s.seccomp, q(diag::capability_names(s.cap_bnd)).c_str(),
-		    q(diag::capability_names(s.cap_eff)).c_str());
+	std::printf("{\"version\":%s,\"uid\":%u,\"ok\":%s,\"fallback\":%s,\"features_source\":%s,",
+	            q(PHASEBOX_VERSION).c_str(), static_cast<unsigned>(r.host.euid),
+	            ok ? "true" : "false", q(r.fallback).c_str(), q(r.features_source).c_str());
+	std::printf(
+	    "\"process\":{\"no_new_privs\":%s,\"seccomp\":%d,\"cap_bnd\":%s,\"cap_eff\":%s},",
+	    s.no_new_privs ? "true" : "false", s.seccomp,
+	    q(diag::capability_names(s.cap_bnd)).c_str(),
+	    q(diag::capability_names(s.cap_eff)).c_str());
 	std::printf("\"container\":{\"kind\":%s,\"confirmed\":%s,\"evidence\":%s},",
-		    q(diag::container_name(r.host.container.kind)).c_str(), r.host.container.confirmed ? "true" : "false",
-		    q(r.host.container.evidence).c_str());
+	            q(diag::container_name(r.host.container.kind)).c_str(),
+	            r.host.container.confirmed ? "true" : "false",
+	            q(r.host.container.evidence).c_str());
 	std::printf("\"checks\":[");
 	for (size_t i = 0; i < r.checks.size(); ++i) {
 		const auto& c = r.checks[i];
-		std::printf("%s{\"name\":%s,\"ok\":%s,\"detail\":%s,\"remedy\":%s}", i ? "," : "", q(c.name).c_str(),
-			    c.ok ? "true" : "false", q(c.detail).c_str(), q(c.ok ? "" : installed(c.remedy)).c_str());
+		std::printf("%s{\"name\":%s,\"ok\":%s,\"detail\":%s,\"remedy\":%s}", i ? "," : "",
+		            q(c.name).c_str(), c.ok ? "true" : "false", q(c.detail).c_str(),
+		            q(c.ok ? "" : installed(c.remedy)).c_str());
 	}
 	std::printf("],\"features\":[");
 	for (size_t i = 0; i < r.verdicts.size(); ++i) {
 		const auto& v = r.verdicts[i];
-		std::printf("%s{\"token\":%s,\"asked\":%s,\"verdict\":%s,\"cause\":%s,\"detail\":%s,\"remedy\":%s}",
-			    i ? "," : "", q(v.token).c_str(), v.asked ? "true" : "false", q(v.verdict).c_str(),
-			    q(v.cause).c_str(), q(v.detail).c_str(), q(installed(v.remedy)).c_str());
+		std::printf("%s{\"token\":%s,\"asked\":%s,\"verdict\":%s,\"cause\":%s,\"detail\":%"
+		            "s,\"remedy\":%s}",
+		            i ? "," : "", q(v.token).c_str(), v.asked ? "true" : "false",
+		            q(v.verdict).c_str(), q(v.cause).c_str(), q(v.detail).c_str(),
+		            q(installed(v.remedy)).c_str());
 	}
 	std::printf("]}\n");
 }
@@ -334,10 +396,13 @@ struct Remedies {
 void print_human(const Report& r, bool ok)
 {
 	Remedies rem;
-	struct utsname u{};
+	struct utsname u {
+	};
 	::uname(&u);
-	std::printf("phasebox doctor %s — uid %u, kernel %s, PHASEBOX_FALLBACK=%s, FEATURES from %s\n\n", PHASEBOX_VERSION,
-		    static_cast<unsigned>(r.host.euid), u.release, r.fallback.c_str(), r.features_source.c_str());
+	std::printf(
+	    "phasebox doctor %s — uid %u, kernel %s, PHASEBOX_FALLBACK=%s, FEATURES from %s\n\n",
+	    PHASEBOX_VERSION, static_cast<unsigned>(r.host.euid), u.release, r.fallback.c_str(),
+	    r.features_source.c_str());
 	for (const auto& c : r.checks) {
 		std::printf("  %s %-30s %s\n", c.ok ? "✔" : "✘", c.name.c_str(), c.detail.c_str());
 		if (!c.ok)
@@ -346,23 +411,27 @@ void print_human(const Report& r, bool ok)
 	std::printf("\n    %-30s %-9s %s\n", "FEATURES token", "verdict", "why");
 	for (const auto& v : r.verdicts) {
 		const char* mark = v.verdict == "works" ? "✔" : v.verdict == "degrades" ? "~" : "✘";
-		std::printf("  %s %-30s %-9s %s%s\n", mark, v.token.c_str(), v.verdict.c_str(), v.asked ? "" : "(not asked for) ",
-			    v.detail.c_str());
+		std::printf("  %s %-30s %-9s %s%s\n", mark, v.token.c_str(), v.verdict.c_str(),
+		            v.asked ? "" : "(not asked for) ", v.detail.c_str());
 		if (v.verdict != "works")
 			rem.print(v.remedy);
 	}
-	std::printf("\n%s\n", ok ? "everything the configuration asks for works here"
-				 : "not everything the configuration asks for works here (see the ✘ and ~ lines)");
+	std::printf(
+	    "\n%s\n",
+	    ok ? "everything the configuration asks for works here"
+	       : "not everything the configuration asks for works here (see the ✘ and ~ lines)");
 }
 
 std::optional<int> parse(int argc, char** argv, Options& o)
 {
 	CLI::App app{"Report what phasebox can isolate here, and what to change where it cannot.\n"
-		     "Usage: phasebox doctor [--features TOKENS] [--fallback fail|warn] [--json]",
-		     "phasebox doctor"};
-	app.add_option("--features", o.features, "judge these FEATURES (default: portageq envvar FEATURES, else $FEATURES)");
-	app.add_option("--fallback", o.fallback, "judge under this PHASEBOX_FALLBACK (default: Portage's, else fail)")
-		->check(CLI::IsMember({"fail", "warn"}));
+	             "Usage: phasebox doctor [--features TOKENS] [--fallback fail|warn] [--json]",
+	             "phasebox doctor"};
+	app.add_option("--features", o.features,
+	               "judge these FEATURES (default: portageq envvar FEATURES, else $FEATURES)");
+	app.add_option("--fallback", o.fallback,
+	               "judge under this PHASEBOX_FALLBACK (default: Portage's, else fail)")
+	    ->check(CLI::IsMember({"fail", "warn"}));
 	app.add_flag("--json", o.json, "one JSON object on stdout instead of the table");
 	std::vector<std::string> own(argv + 1, argv + argc);
 	if (auto rc = cli::parse(app, own, "phasebox doctor"))
@@ -418,10 +487,13 @@ bool judge(Report& r, const std::string& features)
 	}
 	// sys-apps/sandbox's ptrace counts when FEATURES asks for sandbox; the delegated route
 	// when userpriv phases are to get a cgroup.
-	const bool sandbox = all || has_token(features, "sandbox") || has_token(features, "usersandbox");
-	const bool route = all || (has_token(features, "phasebox-cgroup") && has_token(features, "userpriv"));
+	const bool sandbox =
+	    all || has_token(features, "sandbox") || has_token(features, "usersandbox");
+	const bool route =
+	    all || (has_token(features, "phasebox-cgroup") && has_token(features, "userpriv"));
 	for (const auto& c : r.checks)
-		if ((c.name == "sandbox ptrace" && sandbox) || (c.name == "delegated route" && route))
+		if ((c.name == "sandbox ptrace" && sandbox) ||
+		    (c.name == "delegated route" && route))
 			ok = ok && c.ok;
 	return ok;
 }
@@ -436,16 +508,20 @@ int run(int argc, char** argv)
 	bool valid = true;
 	const std::string features = configuration(o, r, valid);
 	if (!valid) {
-		std::fprintf(stderr, "phasebox doctor: PHASEBOX_FALLBACK='%s' is not valid: expected fail or warn\n",
-			     r.fallback.c_str());
+		std::fprintf(
+		    stderr,
+		    "phasebox doctor: PHASEBOX_FALLBACK='%s' is not valid: expected fail or warn\n",
+		    r.fallback.c_str());
 		return exit_code::usage;
 	}
 	probes::CgroupProbe cg = probes::cgroup();
 	system_checks(r, cg);
 	r.verdicts.push_back(cgroup_verdict(cg, r));
-	r.verdicts.push_back(namespace_verdict("phasebox-network-sandbox", CLONE_NEWNET | CLONE_NEWUTS, r));
+	r.verdicts.push_back(
+	    namespace_verdict("phasebox-network-sandbox", CLONE_NEWNET | CLONE_NEWUTS, r));
 	r.verdicts.push_back(namespace_verdict("phasebox-ipc-sandbox", CLONE_NEWIPC, r));
-	r.verdicts.push_back(namespace_verdict("phasebox-pid-sandbox", CLONE_NEWPID | CLONE_NEWNS, r));
+	r.verdicts.push_back(
+	    namespace_verdict("phasebox-pid-sandbox", CLONE_NEWPID | CLONE_NEWNS, r));
 	r.verdicts.push_back(namespace_verdict("phasebox-mount-sandbox", CLONE_NEWNS, r));
 	const bool ok = judge(r, features);
 	if (o.json)
@@ -455,6 +531,7 @@ int run(int argc, char** argv)
 	return ok ? exit_code::ok : 1;
 }
 
-const phasebox::cmd::Registration reg{"doctor", "report what phasebox can isolate here, and the remedies", run};
+const phasebox::cmd::Registration reg{
+    "doctor", "report what phasebox can isolate here, and the remedies", run};
 
 } // namespace

@@ -12,7 +12,8 @@
 #include <string_view>
 #include <sys/types.h>
 
-namespace phasebox::diag {
+namespace phasebox::diag
+{
 
 // The fields of /proc/<pid>/status that decide what a process may do.
 struct ProcStatus {
@@ -36,13 +37,14 @@ const char* container_name(ContainerKind k);
 // only when something the container engine sets up agrees (pid 1's `container=`
 // variable, the cgroup path of pid 1, an overlay root file system).
 struct ContainerEvidence {
-	bool dockerenv = false;          // /.dockerenv exists
-	bool containerenv = false;       // /run/.containerenv exists (Podman, Buildah)
-	std::string pid1_container;      // value of container= in /proc/1/environ, "" when absent/unreadable
-	std::string pid1_cgroup;         // text of /proc/1/cgroup
-	std::string root_fstype;         // file system type of "/" in /proc/self/mountinfo
-	bool kubernetes_env = false;     // KUBERNETES_SERVICE_HOST in pid 1's or our environment
-	bool serviceaccount = false;     // /var/run/secrets/kubernetes.io/serviceaccount exists
+	bool dockerenv = false;    // /.dockerenv exists
+	bool containerenv = false; // /run/.containerenv exists (Podman, Buildah)
+	std::string
+	    pid1_container; // value of container= in /proc/1/environ, "" when absent/unreadable
+	std::string pid1_cgroup;     // text of /proc/1/cgroup
+	std::string root_fstype;     // file system type of "/" in /proc/self/mountinfo
+	bool kubernetes_env = false; // KUBERNETES_SERVICE_HOST in pid 1's or our environment
+	bool serviceaccount = false; // /var/run/secrets/kubernetes.io/serviceaccount exists
 };
 struct Container {
 	ContainerKind kind = ContainerKind::none;
@@ -55,10 +57,12 @@ Container detect_container(const ContainerEvidence& ev);
 struct Host {
 	ProcStatus status;
 	uid_t euid = 0;
-	std::optional<long> max_user_namespaces;        // user.max_user_namespaces
-	std::optional<long> unprivileged_userns_clone;  // kernel.unprivileged_userns_clone (Debian, Ubuntu)
-	std::optional<long> apparmor_restrict_userns;   // kernel.apparmor_restrict_unprivileged_userns (Ubuntu)
-	std::string apparmor_profile;                   // e.g. "docker-default (enforce)", "" when none
+	std::optional<long> max_user_namespaces; // user.max_user_namespaces
+	std::optional<long>
+	    unprivileged_userns_clone; // kernel.unprivileged_userns_clone (Debian, Ubuntu)
+	std::optional<long>
+	    apparmor_restrict_userns; // kernel.apparmor_restrict_unprivileged_userns (Ubuntu)
+	std::string apparmor_profile; // e.g. "docker-default (enforce)", "" when none
 	Container container;
 };
 
@@ -115,6 +119,7 @@ std::string container_cgroup_remedy(ContainerKind k);
 // The remedy for a container's kind when the container is confirmed; for one that only a
 // marker file suggests, `otherwise` followed by the container's remedy as a conditional;
 // `otherwise` when the container's remedy is empty.
-std::string for_container(const Container& ct, const std::string& container_remedy, const std::string& otherwise);
+std::string for_container(const Container& ct, const std::string& container_remedy,
+                          const std::string& otherwise);
 
 } // namespace phasebox::diag

@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace phasebox::isolate {
-namespace {
+namespace phasebox::isolate
+{
+namespace
+{
 
 // The child's report: step, errno and message, written in one write(2).
 struct Wire {
@@ -47,12 +49,18 @@ int wait_for(pid_t pid)
 const char* step_name(Step s)
 {
 	switch (s) {
-	case Step::userns: return "user namespace";
-	case Step::unshare: return "unshare";
-	case Step::mount: return "mount propagation";
-	case Step::loopback: return "loopback";
-	case Step::hostname: return "hostname";
-	case Step::proc: return "/proc";
+	case Step::userns:
+		return "user namespace";
+	case Step::unshare:
+		return "unshare";
+	case Step::mount:
+		return "mount propagation";
+	case Step::loopback:
+		return "loopback";
+	case Step::hostname:
+		return "hostname";
+	case Step::proc:
+		return "/proc";
 	}
 	return "?";
 }
@@ -90,7 +98,8 @@ std::optional<NsFailure> probe(const NsPlan& plan)
 		rd.reset();
 		auto f = enter(plan);
 		if (!f && (plan.flags & CLONE_NEWPID)) {
-			// pid 1 of the new namespace mounts its /proc, as phasebox-unshare's child does.
+			// pid 1 of the new namespace mounts its /proc, as phasebox-unshare's child
+			// does.
 			pid_t one = ::fork();
 			if (one == 0) {
 				Status s = ns::mount_proc();
@@ -100,8 +109,9 @@ std::optional<NsFailure> probe(const NsPlan& plan)
 			if (one < 0)
 				f = NsFailure{Step::proc, sys_error("fork pid 1 (probe)")};
 			else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-				f = NsFailure{Step::proc, Error{WIFEXITED(st) ? WEXITSTATUS(st) - 10 : EIO,
-								"mount a new /proc for the pid namespace"}};
+				f = NsFailure{Step::proc,
+				              Error{WIFEXITED(st) ? WEXITSTATUS(st) - 10 : EIO,
+				                    "mount a new /proc for the pid namespace"}};
 		}
 		send(wr.get(), f);
 		_exit(0);
@@ -113,7 +123,8 @@ std::optional<NsFailure> probe(const NsPlan& plan)
 	}
 	wait_for(pid);
 	if (n != static_cast<ssize_t>(sizeof w))
-		return NsFailure{Step::unshare, Error{EIO, "the probe child died without a report"}};
+		return NsFailure{Step::unshare,
+		                 Error{EIO, "the probe child died without a report"}};
 	if (!w.failed)
 		return std::nullopt;
 	w.what[sizeof w.what - 1] = '\0';
@@ -156,8 +167,8 @@ std::string self_dir()
 }
 
 std::optional<std::vector<std::string>> forward_dropped(const std::vector<std::string>& next,
-							 const std::vector<std::string>& dropped,
-							 const std::string& dir)
+                                                        const std::vector<std::string>& dropped,
+                                                        const std::string& dir)
 {
 	if (next.empty() || dir.empty())
 		return std::nullopt;
@@ -178,7 +189,8 @@ std::optional<std::vector<std::string>> forward_dropped(const std::vector<std::s
 
 std::string warning(const std::vector<std::string>& dropped)
 {
-	std::string w = "warning: PHASEBOX_FALLBACK=warn: this phase runs with less isolation than asked: ";
+	std::string w =
+	    "warning: PHASEBOX_FALLBACK=warn: this phase runs with less isolation than asked: ";
 	for (size_t i = 0; i < dropped.size(); ++i)
 		w += (i ? "; " : "") + dropped[i];
 	return w;

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-namespace phasebox::isolate {
+namespace phasebox::isolate
+{
 
 struct NsPlan {
 	int flags = 0;       // CLONE_NEW* (never CLONE_NEWUSER: see userns)
@@ -51,8 +52,8 @@ std::string self_dir();
 // "--dropped TEXT" inserted after next[0] for each of `dropped`; otherwise nullopt (the
 // caller then prints the warning itself).
 std::optional<std::vector<std::string>> forward_dropped(const std::vector<std::string>& next,
-							 const std::vector<std::string>& dropped,
-							 const std::string& dir);
+                                                        const std::vector<std::string>& dropped,
+                                                        const std::string& dir);
 
 // The one warning line's text (without the helper's prefix).
 std::string warning(const std::vector<std::string>& dropped);

@@ -13,8 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace phasebox::probes {
-namespace {
+namespace phasebox::probes
+{
+namespace
+{
 
 volatile unsigned long marker = 0x70686173u; // "phas", read back from the traced child
 
@@ -48,19 +50,25 @@ Status ptrace_like_sandbox()
 			return e;
 		}
 	if (WIFEXITED(st))
-		return Error{WEXITSTATUS(st) >= 10 ? WEXITSTATUS(st) - 10 : EIO, "ptrace(PTRACE_TRACEME)"};
+		return Error{WEXITSTATUS(st) >= 10 ? WEXITSTATUS(st) - 10 : EIO,
+		             "ptrace(PTRACE_TRACEME)"};
 	if (!WIFSTOPPED(st)) {
 		reap(pid);
 		return Error{EIO, "the traced child did not stop"};
 	}
-	if (::ptrace(PTRACE_SETOPTIONS, pid, nullptr, reinterpret_cast<void*>(PTRACE_O_EXITKILL)) != 0) {
+	if (::ptrace(PTRACE_SETOPTIONS, pid, nullptr, reinterpret_cast<void*>(PTRACE_O_EXITKILL)) !=
+	    0) {
 		Error e = sys_error("ptrace(PTRACE_SETOPTIONS, PTRACE_O_EXITKILL)");
 		reap(pid);
 		return e;
 	}
 	unsigned long got = 0;
-	struct iovec local{&got, sizeof got};
-	struct iovec remote{const_cast<unsigned long*>(&marker), sizeof marker};
+	struct iovec local {
+		&got, sizeof got
+	};
+	struct iovec remote {
+		const_cast<unsigned long*>(&marker), sizeof marker
+	};
 	ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
 	Error e = sys_error("process_vm_readv");
 	reap(pid);
@@ -86,7 +94,8 @@ CgroupProbe cgroup()
 	if (mounts) {
 		const auto& m = mounts.value();
 		const bool v1 = !m.v1.empty();
-		p.layout = !m.unified.empty() ? (v1 ? "hybrid" : "unified") : (v1 ? "legacy" : "none");
+		p.layout =
+		    !m.unified.empty() ? (v1 ? "hybrid" : "unified") : (v1 ? "legacy" : "none");
 		if (!m.unified.empty()) {
 			if (auto c = read_file(m.unified.target + "/cgroup.controllers")) {
 				p.controllers = c.value();
@@ -98,7 +107,8 @@ CgroupProbe cgroup()
 			std::string v1s;
 			for (const auto& [name, mnt] : m.v1)
 				v1s += (v1s.empty() ? "" : " ") + name;
-			p.controllers += std::string(p.controllers.empty() ? "" : "; ") + "v1: " + v1s;
+			p.controllers +=
+			    std::string(p.controllers.empty() ? "" : "; ") + "v1: " + v1s;
 		}
 	}
 	auto h = open_hierarchy(HierarchyChoice::automatic);
@@ -109,7 +119,8 @@ CgroupProbe cgroup()
 	p.hierarchy = true;
 	p.kind = h.value().kind == cgroupfs::Kind::v2 ? "v2" : "v1 (freezer)";
 	p.mount = h.value().mount.target;
-	struct statvfs sv{};
+	struct statvfs sv {
+	};
 	p.read_only = ::fstatvfs(h.value().root.get(), &sv) == 0 && (sv.f_flag & ST_RDONLY);
 	auto cur = current_cgroup(h.value());
 	if (!cur) {
@@ -120,16 +131,20 @@ CgroupProbe cgroup()
 	p.not_delegated = ::getuid() != 0 && where.where == layout::Where::outside;
 	// As phasebox-cgroup does: a read-only mount is the cause, whatever else is missing.
 	if (p.read_only) {
-		p.leaf = Error{EROFS, "the cgroup hierarchy at " + quote(p.mount) + " is mounted read-only"};
+		p.leaf = Error{EROFS, "the cgroup hierarchy at " + quote(p.mount) +
+		                          " is mounted read-only"};
 		return p;
 	}
 	if (::getuid() != 0) {
 		if (p.not_delegated)
-			p.leaf = Error{EACCES, "no delegated phasebox cgroup above " + quote(cur.value())};
+			p.leaf = Error{EACCES,
+			               "no delegated phasebox cgroup above " + quote(cur.value())};
 		return p;
 	}
-	const std::string base = where.where == layout::Where::outside ? std::string(layout::leaves) : where.base;
-	auto leaf = create_leaf(h.value(), base, where.where == layout::Where::outside, "phasebox-doctor");
+	const std::string base =
+	    where.where == layout::Where::outside ? std::string(layout::leaves) : where.base;
+	auto leaf =
+	    create_leaf(h.value(), base, where.where == layout::Where::outside, "phasebox-doctor");
 	if (!leaf) {
 		p.leaf = leaf.error();
 		return p;

@@ -7,7 +7,8 @@
 #include <optional>
 #include <string>
 
-namespace phasebox::probes {
+namespace phasebox::probes
+{
 
 // sys-apps/sandbox traces static binaries with ptrace: a child that PTRACE_TRACEMEs and
 // stops, PTRACE_SETOPTIONS with PTRACE_O_EXITKILL, its memory read with
@@ -21,14 +22,14 @@ std::optional<long> yama_ptrace_scope();
 // removes) a leaf below /phasebox/leaves; a non-root caller must be inside an adopted
 // invocation.  `where` gets the hierarchy path used.
 struct CgroupProbe {
-	bool hierarchy = false;   // a usable hierarchy is mounted
-	bool read_only = false;   // its mount is read-only
+	bool hierarchy = false; // a usable hierarchy is mounted
+	bool read_only = false; // its mount is read-only
 	bool not_delegated = false;
-	std::string kind;         // "v2" or "v1 (freezer)"
-	std::string mount;        // its mount point
-	std::string controllers;  // v2: cgroup.controllers of its root; v1: the mounted controllers
-	std::string layout;       // "unified", "hybrid", "legacy" or "none"
-	Status leaf;              // creating (and removing) a leaf
+	std::string kind;        // "v2" or "v1 (freezer)"
+	std::string mount;       // its mount point
+	std::string controllers; // v2: cgroup.controllers of its root; v1: the mounted controllers
+	std::string layout;      // "unified", "hybrid", "legacy" or "none"
+	Status leaf;             // creating (and removing) a leaf
 };
 CgroupProbe cgroup();
 

@@ -11,7 +11,8 @@
 using namespace phasebox;
 using namespace phasebox::diag;
 
-namespace {
+namespace
+{
 
 ProcStatus status_of(const char* name)
 {
@@ -32,7 +33,8 @@ Host host(const char* status, uid_t euid, Container c = {})
 
 Container docker(bool confirmed = true)
 {
-	return Container{ContainerKind::docker, confirmed, confirmed ? "pid 1's cgroup names the engine" : "/.dockerenv exists"};
+	return Container{ContainerKind::docker, confirmed,
+	                 confirmed ? "pid 1's cgroup names the engine" : "/.dockerenv exists"};
 }
 
 } // namespace
@@ -46,10 +48,11 @@ TEST(ProcStatus, DockerRoot)
 	EXPECT_EQ(s.cap_bnd, 0xa80425fbULL);
 	EXPECT_FALSE(s.has_bnd(CAP_SYS_ADMIN));
 	EXPECT_TRUE(s.has_bnd(CAP_CHOWN));
-	EXPECT_EQ(capability_names(s.cap_bnd),
-		  "cap_chown, cap_dac_override, cap_fowner, cap_fsetid, cap_kill, cap_setgid, cap_setuid, "
-		  "cap_setpcap, cap_net_bind_service, cap_net_raw, cap_sys_chroot, cap_mknod, cap_audit_write, "
-		  "cap_setfcap");
+	EXPECT_EQ(capability_names(s.cap_bnd), "cap_chown, cap_dac_override, cap_fowner, "
+	                                       "cap_fsetid, cap_kill, cap_setgid, cap_setuid, "
+	                                       "cap_setpcap, cap_net_bind_service, cap_net_raw, "
+	                                       "cap_sys_chroot, cap_mknod, cap_audit_write, "
+	                                       "cap_setfcap");
 }
 
 TEST(ProcStatus, HostRootAndSandboxedPortage)
@@ -69,7 +72,9 @@ TEST(ProcStatus, TruncatedOrGarbageIsNotParsed)
 	EXPECT_FALSE(status_of("status-truncated").parsed);
 	EXPECT_FALSE(parse_proc_status("").parsed);
 	// A field name that only starts like one ("CapEffX") is not the field.
-	EXPECT_FALSE(parse_proc_status("CapEffX:\t1\nNoNewPrivs:\t0\nSeccomp:\t0\nCapPrm:\t0\nCapBnd:\t0\n").parsed);
+	EXPECT_FALSE(
+	    parse_proc_status("CapEffX:\t1\nNoNewPrivs:\t0\nSeccomp:\t0\nCapPrm:\t0\nCapBnd:\t0\n")
+	        .parsed);
 }
 
 TEST(Container, MarkerAloneIsNotProof)
@@ -120,7 +125,8 @@ TEST(Container, Kinds)
 
 TEST(Unshare, DockerRootPlainNamespacesSeccompAndBoundingSet)
 {
-	Diagnosis d = diagnose_unshare(CLONE_NEWNET | CLONE_NEWUTS, EPERM, false, host("status-docker-root", 0, docker()));
+	Diagnosis d = diagnose_unshare(CLONE_NEWNET | CLONE_NEWUTS, EPERM, false,
+	                               host("status-docker-root", 0, docker()));
 	EXPECT_EQ(d.cause, Cause::bounding_set);
 	EXPECT_NE(d.text.find("seccomp"), std::string::npos);
 	EXPECT_NE(d.remedy.find("--security-opt seccomp=unconfined"), std::string::npos);
@@ -132,14 +138,17 @@ TEST(Unshare, DockerRootPlainNamespacesSeccompAndBoundingSet)
 
 TEST(Unshare, DockerUserNamespaceIsTheFilter)
 {
-	Diagnosis d = diagnose_unshare(CLONE_NEWUSER, EPERM, false, host("status-docker-root", 0, docker()));
+	Diagnosis d =
+	    diagnose_unshare(CLONE_NEWUSER, EPERM, false, host("status-docker-root", 0, docker()));
 	EXPECT_EQ(d.cause, Cause::seccomp);
 	EXPECT_NE(d.text.find("Docker's default profile"), std::string::npos);
 	// Unconfirmed: the general remedy first, Docker's as a conditional.
-	Diagnosis u = diagnose_unshare(CLONE_NEWUSER, EPERM, false, host("status-docker-root", 0, docker(false)));
+	Diagnosis u = diagnose_unshare(CLONE_NEWUSER, EPERM, false,
+	                               host("status-docker-root", 0, docker(false)));
 	EXPECT_EQ(u.cause, Cause::seccomp);
 	EXPECT_EQ(u.text.find("Docker's default profile"), std::string::npos);
-	EXPECT_NE(u.remedy.find("if this is a docker container (only /.dockerenv exists says so)"), std::string::npos);
+	EXPECT_NE(u.remedy.find("if this is a docker container (only /.dockerenv exists says so)"),
+	          std::string::npos);
 }
 
 TEST(Unshare, BoundingSetWithoutFilterSuggestsUserNamespace)
@@ -178,7 +187,8 @@ TEST(Unshare, UserNamespaceSysctls)
 	h.apparmor_restrict_userns = 1;
 	d = diagnose_unshare(CLONE_NEWUSER, EPERM, false, h);
 	EXPECT_EQ(d.cause, Cause::userns_apparmor);
-	EXPECT_NE(d.remedy.find("kernel.apparmor_restrict_unprivileged_userns=0"), std::string::npos);
+	EXPECT_NE(d.remedy.find("kernel.apparmor_restrict_unprivileged_userns=0"),
+	          std::string::npos);
 	// The sysctl that gates unprivileged users does not apply to a privileged caller.
 	Host root = host("status-host-root", 0);
 	root.unprivileged_userns_clone = 0;
@@ -187,7 +197,8 @@ TEST(Unshare, UserNamespaceSysctls)
 
 TEST(Unshare, NonRootWithoutUserNamespace)
 {
-	Diagnosis d = diagnose_unshare(CLONE_NEWNET, EPERM, false, host("status-sandbox-portage", 250));
+	Diagnosis d =
+	    diagnose_unshare(CLONE_NEWNET, EPERM, false, host("status-sandbox-portage", 250));
 	EXPECT_EQ(d.cause, Cause::capability);
 	EXPECT_NE(d.remedy.find("PHASEBOX_USERNS=auto"), std::string::npos);
 }
@@ -205,12 +216,14 @@ TEST(Loopback, RootWithoutNetAdmin)
 	EXPECT_NE(d.remedy.find("PHASEBOX_USERNS=always"), std::string::npos);
 	// Inside phasebox's own user namespace the capability is there: then it is the filter.
 	EXPECT_EQ(diagnose_loopback(EPERM, true, h).cause, Cause::seccomp);
-	EXPECT_EQ(diagnose_loopback(EPERM, false, host("status-host-root", 0)).cause, Cause::unknown);
+	EXPECT_EQ(diagnose_loopback(EPERM, false, host("status-host-root", 0)).cause,
+	          Cause::unknown);
 }
 
 TEST(Mount, FilterOrAppArmor)
 {
-	EXPECT_EQ(diagnose_mount(EPERM, host("status-docker-root", 0, docker())).cause, Cause::seccomp);
+	EXPECT_EQ(diagnose_mount(EPERM, host("status-docker-root", 0, docker())).cause,
+	          Cause::seccomp);
 	Host h = host("status-host-root", 0);
 	h.apparmor_profile = "docker-default (enforce)";
 	Diagnosis d = diagnose_mount(EACCES, h);
@@ -221,7 +234,8 @@ TEST(Mount, FilterOrAppArmor)
 
 TEST(Cgroup, ReadOnlyNotDelegatedNoHierarchy)
 {
-	Diagnosis ro = diagnose_cgroup(EROFS, false, false, host("status-docker-root", 0, docker()));
+	Diagnosis ro =
+	    diagnose_cgroup(EROFS, false, false, host("status-docker-root", 0, docker()));
 	EXPECT_EQ(ro.cause, Cause::read_only_cgroupfs);
 	EXPECT_NE(ro.remedy.find("--cgroupns=private"), std::string::npos);
 	Diagnosis plain = diagnose_cgroup(EROFS, false, false, host("status-host-root", 0));
@@ -229,21 +243,25 @@ TEST(Cgroup, ReadOnlyNotDelegatedNoHierarchy)
 	Diagnosis nd = diagnose_cgroup(EACCES, true, false, host("status-sandbox-portage", 250));
 	EXPECT_EQ(nd.cause, Cause::not_delegated);
 	EXPECT_NE(nd.remedy.find("PORTAGE_IONICE_COMMAND"), std::string::npos);
-	EXPECT_EQ(diagnose_cgroup(ENOENT, false, true, host("status-host-root", 0)).cause, Cause::no_cgroupfs);
+	EXPECT_EQ(diagnose_cgroup(ENOENT, false, true, host("status-host-root", 0)).cause,
+	          Cause::no_cgroupfs);
 }
 
 TEST(Fallback, ForwardOnlyToOwnHelpers)
 {
 	const std::vector<std::string> dropped{"the cgroup (x)", "the pid namespace (y)"};
-	auto fw = isolate::forward_dropped({"/lib/pb/phasebox-reap", "--exec", "/bin/bash", "--", "bash"}, dropped, "/lib/pb");
+	auto fw = isolate::forward_dropped(
+	    {"/lib/pb/phasebox-reap", "--exec", "/bin/bash", "--", "bash"}, dropped, "/lib/pb");
 	ASSERT_TRUE(fw);
-	EXPECT_EQ(*fw, (std::vector<std::string>{"/lib/pb/phasebox-reap", "--dropped", "the cgroup (x)", "--dropped",
-						  "the pid namespace (y)", "--exec", "/bin/bash", "--", "bash"}));
-	EXPECT_FALSE(isolate::forward_dropped({"/usr/bin/phasebox-reap", "--"}, dropped, "/lib/pb"));
+	EXPECT_EQ(*fw, (std::vector<std::string>{
+	                   "/lib/pb/phasebox-reap", "--dropped", "the cgroup (x)", "--dropped",
+	                   "the pid namespace (y)", "--exec", "/bin/bash", "--", "bash"}));
+	EXPECT_FALSE(
+	    isolate::forward_dropped({"/usr/bin/phasebox-reap", "--"}, dropped, "/lib/pb"));
 	EXPECT_FALSE(isolate::forward_dropped({"/lib/pb/phasebox-probe"}, dropped, "/lib/pb"));
 	EXPECT_FALSE(isolate::forward_dropped({}, dropped, "/lib/pb"));
 	EXPECT_FALSE(isolate::forward_dropped({"/lib/pb/phasebox-reap"}, dropped, ""));
-	EXPECT_EQ(isolate::warning(dropped),
-		  "warning: PHASEBOX_FALLBACK=warn: this phase runs with less isolation than asked: the cgroup (x); the "
-		  "pid namespace (y)");
+	EXPECT_EQ(isolate::warning(dropped), "warning: PHASEBOX_FALLBACK=warn: this phase runs "
+	                                     "with less isolation than asked: the cgroup (x); the "
+	                                     "pid namespace (y)");
 }
