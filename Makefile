@@ -18,7 +18,8 @@ SANITIZE    ?=
 
 B := build
 PB_CXXFLAGS := -std=c++20 -Wall -Wextra -Wformat=2 -Wshadow -Wnon-virtual-dtor \
-	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPHASEBOX_VERSION='"$(VERSION)"' -Ihelpers \
+	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPHASEBOX_VERSION='"$(VERSION)"' \
+	-DPHASEBOX_LIBEXECDIR='"$(LIBEXECDIR)"' -Ihelpers \
 	$(shell $(PKG_CONFIG) --cflags mount libcap)
 PB_LIBS := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs mount libcap)
 ifeq ($(WERROR),1)
@@ -133,7 +134,8 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
 DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev bats \
-	util-linux procps psmisc iproute2 shellcheck cppcheck python3 hyperfine bubblewrap clang
+	util-linux procps psmisc iproute2 shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
+	hyperfine bubblewrap clang
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
@@ -154,7 +156,8 @@ format:
 	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh helpers/cmd/*.cc helpers/cmd/*.hh tests/unit/*.cc tests/probe/*.cc
 
 lint:
-	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench tests/bench/chain .ci/run
+	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench tests/bench/chain \
+		.ci/run tests/restrict/restrict
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 

@@ -53,6 +53,10 @@ phasebox_check_vars() {
 				[[ ${!v} == @(auto|never|always) ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected auto, never or always"
 				;;
+			PHASEBOX_FALLBACK)
+				[[ ${!v} == @(fail|warn) ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected fail or warn"
+				;;
 			PHASEBOX_KILL_TIMEOUT)
 				[[ ${!v} =~ ^[1-9][0-9]{0,2}$ && ${!v} -le 600 ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected whole seconds from 1 to 600"
@@ -115,11 +119,12 @@ phasebox_reexec() {
 	(( phasebox_cgroup )) && chain+=(
 		"${libexec}/phasebox-cgroup" "${who[@]}"
 		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}"
-		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}" --
+		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}"
+		--fallback "${PHASEBOX_FALLBACK:-fail}" --
 	)
 	(( ${#phasebox_ns[@]} )) && chain+=(
 		"${libexec}/phasebox-unshare" "${who[@]}" "${phasebox_ns[@]}"
-		--userns "${PHASEBOX_USERNS:-auto}" --
+		--userns "${PHASEBOX_USERNS:-auto}" --fallback "${PHASEBOX_FALLBACK:-fail}" --
 	)
 	chain+=( "${libexec}/phasebox-reap" "${who[@]}" --exec "${BASH}" -- )
 	exec env -i "${phasebox_environ[@]}" PHASEBOX_REEXEC="${EBUILD_PHASE}" \

@@ -1,7 +1,8 @@
 // phasebox-cgroup — run the next program in a cgroup of its own; kill what it leaves.
 //
 //   phasebox-cgroup [--package ATOM] [--phase PHASE] [--hierarchy auto|v2|v1]
-//                   [--kill-timeout SECONDS] -- PROG [ARGS...]
+//                   [--kill-timeout SECONDS] [--fallback fail|warn] [--dropped TEXT]...
+//                   -- PROG [ARGS...]
 //   phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]
 //
 // Run mode: creates a leaf cgroup (see common/layout.hh for where), forks; the child moves
@@ -10,7 +11,12 @@
 // libsandbox switched off).  The parent stays outside the leaf, forwards signals, waits.
 // When PROG ends it lists what is still running in the leaf (the orphans), kills it all
 // (cgroup.kill; freeze/kill/thaw without it), waits for "populated 0", removes the leaf,
-// reports the orphans as a QA notice on stderr, and exits with PROG's status.
+// reports the orphans as a QA notice on stderr, and exits with PROG's status.  When no
+// leaf can be had it fails before PROG runs, naming the cause and the remedy for the
+// environment detected (common/diagnose.hh); with --fallback warn it execs instead
+// `phasebox-unshare --pid --fallback warn` (from its own directory) in front of PROG, so
+// that a pid namespace kills what the phase leaves, and hands what was dropped on with
+// --dropped (the chain's phasebox-reap says it, once).
 //
 // adopt mode (root, from PORTAGE_IONICE_COMMAND before any phase): creates
 // /phasebox/inv-PID/{main,builds}, moves PID into main, reaps invocations whose processes
@@ -27,9 +33,11 @@
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
 #include "common/cgroup_setup.hh"
 #include "common/cli.hh"
+#include "common/diagnose.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
 #include "common/file.hh"
+#include "common/isolate.hh"
 #include "common/keeper.hh"
 #include "common/layout.hh"
 #include "common/privs.hh"
@@ -38,9 +46,11 @@
 #include "common/spawn.hh"
 
 #include <csignal>
+#include <cstring>
 #include <dirent.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,6 +66,8 @@ struct RunOptions {
 	std::string phase = "phase";
 	std::string hierarchy = "auto";
 	unsigned kill_timeout = 10;
+	std::string fallback = "fail";
+	std::vector<std::string> dropped;
 	std::vector<std::string> next;
 };
 
@@ -80,21 +92,53 @@ std::string self_path()
 	return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string(prog);
 }
 
-// The remedy for a failure to set up the leaf, for the environment we are in.
-std::string hint_for(const Error& e, layout::Where where)
+// One message for a leaf that cannot be had: the failure, its likely cause and the remedy.
+void report_setup_failure(const Error& e, bool not_delegated, bool no_hierarchy)
 {
-	if (e.err == EROFS)
-		return "hint: the cgroup file system is mounted read-only (a container?); see "
-		       "'phasebox doctor'";
-	if (where == layout::Where::outside && ::getuid() != 0)
-		return "hint: no cgroup is delegated to uid " + std::to_string(::getuid()) +
-		       "; add PORTAGE_IONICE_COMMAND=\"" + self_path() +
-		       " adopt \\${PID}\" to make.conf (emerge runs it as root before any phase), "
-		       "or remove phasebox-cgroup from FEATURES";
-	if (e.err == EACCES || e.err == EPERM)
-		return "hint: the delegated cgroup is not writable by uid " + std::to_string(::getuid()) +
-		       "; check PORTAGE_IONICE_COMMAND in make.conf (phasebox-cgroup adopt)";
-	return "";
+	std::string hint = diag::diagnose_cgroup(e.err, not_delegated, no_hierarchy, diag::read_host()).hint();
+	const std::string placeholder = "<libexec>/phasebox-cgroup";
+	if (auto at = hint.find(placeholder); at != std::string::npos)
+		hint.replace(at, placeholder.size(), self_path());
+	report::error(e, hint);
+}
+
+// --fallback warn with no leaf: a pid namespace (phasebox-unshare) kills what is left.
+int fall_back(RunOptions& o, Environment& env, const Error& e, bool not_delegated, bool no_hierarchy)
+{
+	const auto d = diag::diagnose_cgroup(e.err, not_delegated, no_hierarchy, diag::read_host());
+	std::string why = e.what + (e.err ? std::string(": ") + std::strerror(e.err) : "");
+	if (!d.text.empty())
+		why += " (" + d.text + ")";
+	o.dropped.push_back("the phase's cgroup (" + why + "): no limits, no accounting, no cgroup kill; a pid "
+			    "namespace is tried in its place");
+	const std::string dir = isolate::self_dir();
+	ChildSpec spec;
+	spec.argv = {dir + "/phasebox-unshare", "--package", o.package, "--phase", o.phase,
+		     "--pid", "--fallback", "warn"};
+	for (const auto& x : o.dropped) {
+		spec.argv.emplace_back("--dropped");
+		spec.argv.push_back(x);
+	}
+	spec.argv.emplace_back("--");
+	spec.argv.insert(spec.argv.end(), o.next.begin(), o.next.end());
+	spec.env = &env;
+	if (Status s = drop_capabilities_unless_root(); !s) {
+		report::error(s.error());
+		return ex::syscall;
+	}
+	SpawnFailure f = exec_next(spec);
+	report::error(f.error);
+	return f.exit_code;
+}
+
+// A read-only cgroup mount (a container's /sys/fs/cgroup) is the cause, whatever else
+// fails later: said first, so that a build user is not sent to set up delegation.
+Status writable(const Hierarchy& h)
+{
+	struct statvfs sv{};
+	if (::fstatvfs(h.root.get(), &sv) == 0 && (sv.f_flag & ST_RDONLY))
+		return Error{EROFS, "the cgroup hierarchy at " + quote(h.mount.target) + " is mounted read-only"};
+	return {};
 }
 
 // Where the leaf goes, or an error naming why there is no place for it.
@@ -188,20 +232,39 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 int run(RunOptions& o, Environment& env)
 {
 	report::set_context(o.package + " " + o.phase);
+	if (!o.dropped.empty()) {
+		// What an earlier link dropped goes on to the next phasebox link, or is said here.
+		if (auto fw = isolate::forward_dropped(o.next, o.dropped, isolate::self_dir()))
+			o.next = *fw;
+		else
+			report::message("%s", isolate::warning(o.dropped).c_str());
+		o.dropped.clear();
+	}
 	if (Status s = check_privilege_state(); !s) {
 		report::error(s.error());
 		return ex::syscall;
 	}
+	const bool warn = o.fallback == "warn";
 	auto h = open_hierarchy(to_choice(o.hierarchy));
 	if (!h) {
-		report::error(h.error(), "hint: mount cgroup2 (e.g. on /sys/fs/cgroup), or remove "
-					 "phasebox-cgroup from FEATURES; see 'phasebox doctor'");
+		if (warn)
+			return fall_back(o, env, h.error(), false, true);
+		report_setup_failure(h.error(), false, true);
+		return ex::syscall;
+	}
+	if (Status s = writable(h.value()); !s) {
+		if (warn)
+			return fall_back(o, env, s.error(), false, false);
+		report_setup_failure(s.error(), false, false);
 		return ex::syscall;
 	}
 	layout::Where where = layout::Where::outside;
 	auto base = leaf_base(h.value(), where);
+	const bool not_delegated = where == layout::Where::outside && ::getuid() != 0;
 	if (!base) {
-		report::error(base.error(), hint_for(base.error(), where));
+		if (warn)
+			return fall_back(o, env, base.error(), not_delegated, false);
+		report_setup_failure(base.error(), not_delegated, false);
 		return ex::syscall;
 	}
 	if (where == layout::Where::adopted_main && h.value().kind == cgroupfs::Kind::v2 && ::getuid() != 0)
@@ -209,7 +272,9 @@ int run(RunOptions& o, Environment& env)
 	auto leaf = create_leaf(h.value(), base.value().first, base.value().second,
 				o.package + ":" + o.phase);
 	if (!leaf) {
-		report::error(leaf.error(), hint_for(leaf.error(), where));
+		if (warn)
+			return fall_back(o, env, leaf.error(), not_delegated, false);
+		report_setup_failure(leaf.error(), not_delegated, false);
 		return ex::syscall;
 	}
 	Leaf& l = leaf.value();
@@ -400,7 +465,7 @@ int adopt(AdoptOptions& o, Environment& env)
 	}
 	auto h = open_hierarchy(to_choice(o.hierarchy));
 	if (!h) {
-		report::error(h.error());
+		report_setup_failure(h.error(), false, true);
 		return ex::syscall;
 	}
 	auto cur = current_cgroup(h.value(), static_cast<int>(*pid));
@@ -413,7 +478,7 @@ int adopt(AdoptOptions& o, Environment& env)
 		// a child of its own: the forkserver joins its parent's invocation.
 		if (!join_parent_invocation(h.value(), *pid).ok())
 			if (Status s = prepare_invocation(h.value(), *pid, o.user); !s) {
-				report::error(s.error());
+				report_setup_failure(s.error(), false, false);
 				return ex::syscall;
 			}
 	}
@@ -439,6 +504,9 @@ std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
 		->check(CLI::IsMember({"auto", "v2", "v1"}));
 	app.add_option("--kill-timeout", o.kill_timeout, "seconds to wait for killed processes to go")
 		->check(CLI::Range(1u, 600u));
+	app.add_option("--fallback", o.fallback, "when no cgroup can be had: fail (the default) or warn and use a pid namespace")
+		->check(CLI::IsMember({"fail", "warn"}));
+	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))

@@ -1,6 +1,7 @@
 // phasebox-reap — run the next program as a subreaper (or pid 1); kill what it leaves.
 //
-//   phasebox-reap [--package ATOM] [--phase PHASE] [--exec FILE] -- PROG [ARGS...]
+//   phasebox-reap [--package ATOM] [--phase PHASE] [--exec FILE] [--dropped TEXT]...
+//                 -- PROG [ARGS...]
 //
 // Becomes a child subreaper (PR_SET_CHILD_SUBREAPER; as pid 1 of a pid namespace it is
 // one already), forks, and the child execs PROG (FILE when --exec is given, with PROG's
@@ -10,12 +11,15 @@
 // daemons, setsid children) is listed, killed with SIGKILL round after round until no child
 // is left, and reported as a QA notice on stderr.  This is the orphan killer of last resort
 // where no cgroup can be had; with a cgroup it leaves little for phasebox-cgroup to find.
+// It is the chain's last link, so it says, in one warning line before PROG runs, what the
+// links before it dropped under PHASEBOX_FALLBACK=warn (their --dropped).
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
 #include "common/cli.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
+#include "common/isolate.hh"
 #include "common/privs.hh"
 #include "common/procinfo.hh"
 #include "common/report.hh"
@@ -38,6 +42,7 @@ struct Options {
 	std::string package = "unknown";
 	std::string phase = "phase";
 	std::string exec_file;
+	std::vector<std::string> dropped;
 	std::vector<std::string> next;
 };
 
@@ -49,6 +54,7 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	app.add_option("--exec", o.exec_file, "execute FILE with PROG's argv unchanged (argv[0] kept)");
+	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -108,6 +114,9 @@ int main(int argc, char** argv)
 		report::error(s.error());
 		return ex::syscall;
 	}
+	if (!o.dropped.empty())
+		report::message("%s; what the phase leaves is killed by %s", isolate::warning(o.dropped).c_str(),
+				::getpid() == 1 ? "its pid namespace" : "the subreaper phasebox-reap only");
 	if (::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
 		report::error(sys_error("prctl(PR_SET_CHILD_SUBREAPER)"));
 		return ex::syscall;

@@ -1,7 +1,8 @@
 // phasebox-unshare — run the next program in new namespaces.
 //
 //   phasebox-unshare [--net] [--uts] [--ipc] [--pid] [--mount] [--userns auto|never|always]
-//                    [--hostname NAME] [--package ATOM] [--phase PHASE] -- PROG [ARGS...]
+//                    [--hostname NAME] [--package ATOM] [--phase PHASE]
+//                    [--fallback fail|warn] [--dropped TEXT]... -- PROG [ARGS...]
 //
 // With a user namespace (--userns always, or auto for a non-root caller), it first
 // unshares one mapping the caller's uid and gid to themselves, and creates the other
@@ -13,20 +14,29 @@
 // reaper: phasebox-reap); the parent forwards signals, waits, and passes the status on;
 // pid 1 dies with its parent (PR_SET_PDEATHSIG plus a handshake).  Without --pid it execs
 // PROG itself.  A namespace that cannot be created fails the run before PROG runs, with the
-// namespace, the errno and the likely cause — it never falls back to less.  A non-root
-// PROG runs with every capability set empty, verified; root keeps what it was given.
+// namespace, the errno, the likely cause and the remedy for the environment detected
+// (common/diagnose.hh).  With --fallback warn it takes what can be had instead, each
+// candidate probed in a throw-away child first: the namespaces asked for; the same inside
+// a user namespace (root in a container without CAP_SYS_ADMIN); the FEATURES tokens'
+// namespaces that work on their own (e.g. ipc and pid where lo cannot be configured);
+// none at all (the phasebox-reap that follows in the chain is then the only orphan killer).  What was
+// dropped is said once per phase: handed on with --dropped to the next link when that is
+// a phasebox helper from the same directory, which says it (or hands it on), printed as
+// one warning otherwise.  A non-root PROG runs with every capability set empty, verified;
+// root keeps what it was given.
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
 #include "common/cli.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
+#include "common/isolate.hh"
 #include "common/namespaces.hh"
-#include "common/netlink.hh"
 #include "common/privs.hh"
 #include "common/report.hh"
 #include "common/spawn.hh"
 
+#include <cstring>
 #include <sched.h>
 #include <unistd.h>
 
@@ -43,6 +53,8 @@ struct Options {
 	std::string hostname = "localhost";
 	std::string package = "unknown";
 	std::string phase = "phase";
+	std::string fallback = "fail";
+	std::vector<std::string> dropped;
 	std::vector<std::string> next;
 };
 
@@ -66,6 +78,9 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 		});
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
+	app.add_option("--fallback", o.fallback, "when a namespace cannot be had: fail (the default) or warn and run with less")
+		->check(CLI::IsMember({"fail", "warn"}));
+	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -87,25 +102,83 @@ bool want_userns(const Options& o)
 	return o.userns == "always" || (o.userns == "auto" && ::geteuid() != 0);
 }
 
-int fail(const Error& e, int flags)
+int fail(const isolate::NsFailure& f, const isolate::NsPlan& plan)
 {
-	report::error(e, ns::unshare_hint(flags, e.err));
+	report::error(f.error, isolate::diagnose(f, plan, diag::read_host()).hint());
 	return ex::syscall;
 }
 
-// Everything done with the new namespaces' capabilities before PROG runs.
-Status configure(const Options& o)
+// The groups a plan is made of, each one the namespaces of one FEATURES token.
+std::vector<int> groups_of(int flags)
 {
-	if (o.mount)
-		if (Status s = ns::make_mounts_slave(); !s)
-			return s;
-	if (o.net)
-		if (Status s = netlink::configure_loopback(); !s)
-			return s;
-	if (o.uts)
-		if (Status s = ns::set_hostname(o.hostname); !s)
-			return s;
-	return {};
+	std::vector<int> out;
+	for (int g : {CLONE_NEWNET | CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID | CLONE_NEWNS})
+		if (flags & g & ~CLONE_NEWNS)
+			out.push_back(flags & g);
+	if ((flags & CLONE_NEWNS) && !(flags & CLONE_NEWPID))
+		out.push_back(CLONE_NEWNS);
+	return out;
+}
+
+// The most of `asked` that works with or without a user namespace (`userns`): the groups
+// that work one by one, then probed together.
+isolate::NsPlan most_of(const isolate::NsPlan& asked, bool userns)
+{
+	int kept = 0;
+	for (int g : groups_of(asked.flags))
+		if (!isolate::probe(isolate::NsPlan{g, userns, asked.hostname}))
+			kept |= g;
+	isolate::NsPlan p{kept, userns && kept, asked.hostname};
+	return kept && !isolate::probe(p) ? p : isolate::NsPlan{0, false, asked.hostname};
+}
+
+std::string why(const isolate::NsFailure& f, const isolate::NsPlan& plan)
+{
+	const std::string cause = isolate::diagnose(f, plan, diag::read_host()).text;
+	return f.error.what + ": " + std::strerror(f.error.err) + (cause.empty() ? "" : " (" + cause + ")");
+}
+
+// --fallback warn: the first plan that works, each probed in a child: as asked; the same
+// inside a user namespace; the most of it that works, without or with a user namespace;
+// nothing.  What is dropped on the way is added to `dropped`.
+isolate::NsPlan choose_plan(const isolate::NsPlan& asked, std::vector<std::string>& dropped)
+{
+	auto first = isolate::probe(asked);
+	if (!first)
+		return asked;
+	const std::string reason = why(*first, asked);
+	const std::string in_userns = " are made inside a user namespace instead, where files of other users "
+				      "appear as nobody and chown to them fails";
+	if (!asked.userns) {
+		isolate::NsPlan u = asked;
+		u.userns = true;
+		if (!isolate::probe(u)) {
+			dropped.push_back("root's own namespaces (" + reason + "): " +
+					  isolate::describe_namespaces(asked.flags) + in_userns);
+			return u;
+		}
+	}
+	isolate::NsPlan best = most_of(asked, asked.userns);
+	if (!asked.userns) {
+		isolate::NsPlan u = most_of(asked, true);
+		if (__builtin_popcount(u.flags) > __builtin_popcount(best.flags))
+			best = u;
+	}
+	dropped.push_back(isolate::describe_namespaces(asked.flags & ~best.flags) + " (" + reason + ")");
+	if (best.userns && !asked.userns)
+		dropped.push_back(isolate::describe_namespaces(best.flags) + in_userns);
+	return best;
+}
+
+// Hand what was dropped to the next phasebox link, or say it here.
+std::vector<std::string> pass_on(const Options& o)
+{
+	if (o.dropped.empty())
+		return o.next;
+	if (auto fw = isolate::forward_dropped(o.next, o.dropped, isolate::self_dir()))
+		return *fw;
+	report::message("%s", isolate::warning(o.dropped).c_str());
+	return o.next;
 }
 
 } // namespace
@@ -123,18 +196,16 @@ int main(int argc, char** argv)
 		report::error(s.error());
 		return ex::syscall;
 	}
-	const int flags = flags_of(o);
-	if (flags && want_userns(o))
-		if (Status s = ns::enter_user_namespace(); !s)
-			return fail(s.error(), CLONE_NEWUSER);
-	if (flags)
-		if (Status s = ns::unshare_flags(flags); !s)
-			return fail(s.error(), flags);
-	if (Status s = configure(o); !s)
-		return fail(s.error(), 0);
+	isolate::NsPlan plan{flags_of(o), false, o.hostname};
+	plan.userns = plan.flags && want_userns(o);
+	if (o.fallback == "warn" && plan.flags)
+		plan = choose_plan(plan, o.dropped);
+	if (auto f = isolate::enter(plan))
+		return fail(*f, plan);
+	o.pid = plan.flags & CLONE_NEWPID;
 
 	ChildSpec spec;
-	spec.argv = o.next;
+	spec.argv = pass_on(o);
 	spec.env = &env;
 	if (!o.pid) {
 		if (Status s = drop_capabilities_unless_root(); !s) {

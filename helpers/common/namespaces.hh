@@ -27,8 +27,4 @@ Status set_hostname(const std::string& name);
 // "network, ipc" for CLONE_NEWNET|CLONE_NEWIPC.
 std::string describe_flags(int flags);
 
-// The most likely reason unshare(flags) failed with `err`, and what to do, as read from
-// this system (sysctls, capabilities, seccomp mode, no_new_privs).
-std::string unshare_hint(int flags, int err);
-
 } // namespace phasebox::ns

@@ -150,14 +150,14 @@ reexecuted() {
 	local v
 	for v in PHASEBOX_KILL_TIMEOUT=0 PHASEBOX_KILL_TIMEOUT=601 PHASEBOX_KILL_TIMEOUT=010 \
 		PHASEBOX_KILL_TIMEOUT=abc PHASEBOX_CGROUP_HIERARCHY=v3 PHASEBOX_CGROUP_HIERARCHY= \
-		PHASEBOX_USERNS=sometimes; do
+		PHASEBOX_USERNS=sometimes PHASEBOX_FALLBACK=allow PHASEBOX_FALLBACK=; do
 		run -1 --separate-stderr ebuild compile "${v}"
 		records
 		[[ ${STARTS} -eq 1 && ${BODIES} -eq 0 ]]
 		[[ ${stderr} == "DIE: phasebox: app-misc/${MARK}-1 src_compile: ${v%%=*}='${v#*=}' is not valid"* ]]
 	done
 	# twin: good values are accepted and used
-	run -0 --separate-stderr ebuild compile PHASEBOX_KILL_TIMEOUT=600 PHASEBOX_CGROUP_HIERARCHY=v1 PHASEBOX_USERNS=never
+	run -0 --separate-stderr ebuild compile PHASEBOX_KILL_TIMEOUT=600 PHASEBOX_CGROUP_HIERARCHY=v1 PHASEBOX_USERNS=never PHASEBOX_FALLBACK=warn
 	[[ -z ${stderr} ]]
 	reexecuted
 	[[ ${BODY} =~ freezer:/phasebox/leaves/app-misc:${MARK}-1:src_compile\.pb ]]

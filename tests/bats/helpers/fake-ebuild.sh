@@ -39,7 +39,7 @@ __ebuild_main() {
 	# the phase body
 	local cg
 	mapfile -t cg <"/proc/$$/cgroup"
-	echo "body pid=$$ reexec=${PHASEBOX_REEXEC-unset} net=$(/bin/readlink "/proc/$$/ns/net") ${cg[*]}" \
+	echo "body pid=$$ reexec=${PHASEBOX_REEXEC-unset} net=$(/bin/readlink "/proc/$$/ns/net") pidns=$(/bin/readlink "/proc/$$/ns/pid") userns=$(/bin/readlink "/proc/$$/ns/user") ${cg[*]}" \
 		>>"${PB_OUT}/counter"
 	(( PB_STATUS )) && exit "${PB_STATUS}"
 }
