@@ -120,8 +120,8 @@ in_private_mounts() {
 
 @test "a read-only cgroup2 mount: 111 before PROG runs, naming package, phase, EROFS and a hint" {
 	run -111 in_private_mounts "mount -o remount,bind,ro '${CG2}' && \"\${@}\" --phase src_compile -- touch '${SCRATCH}/ran'"
-	[[ ${output} == *"phasebox-cgroup: cat/${MARK} src_compile: mkdir "*"Read-only file system"* ]]
-	[[ ${output} == *"hint: the cgroup file system is mounted read-only"* ]]
+	[[ ${output} == *"phasebox-cgroup: cat/${MARK} src_compile: the cgroup hierarchy at '${CG2}' is mounted read-only: Read-only file system"* ]]
+	[[ ${output} == *"hint: the cgroup file system is mounted read-only; remedy: "* ]]
 	[[ ! -e ${SCRATCH}/ran ]]
 	[[ -z $(pb_left_cgroups) ]]
 }
@@ -137,7 +137,7 @@ in_private_mounts() {
 	[[ -n ${FRZ} ]] || skip "this host has no v1 freezer hierarchy to unmount"
 	run -111 in_private_mounts "umount -l '${CG2}' && umount -l '${FRZ}' && \"\${@}\" --phase src_compile -- touch '${SCRATCH}/ran'"
 	[[ ${output} == *"cat/${MARK} src_compile: no cgroup2 file system and no cgroup v1 freezer hierarchy is mounted"* ]]
-	[[ ${output} == *"hint: mount cgroup2"* ]]
+	[[ ${output} == *"hint: no usable cgroup file system is mounted; remedy: mount cgroup2"* ]]
 	[[ ! -e ${SCRATCH}/ran ]]
 }
 

@@ -732,7 +732,7 @@ check_userns_never() {
 	run -111 unshare --user --map-root-user bash -c 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"' \
 		_ "${U}" --userns always --net -- touch "${SCRATCH}/w/ran"
 	[[ ${output} == *"phasebox-unshare: "*"unshare(user namespace): No space left on device"* ]]
-	[[ ${output} == *"hint: user namespaces are disabled or exhausted: sysctl -w user.max_user_namespaces="* ]]
+	[[ ${output} == *"hint: user namespaces are disabled (user.max_user_namespaces = 0); remedy: sysctl -w user.max_user_namespaces="* ]]
 	[[ ! -e ${SCRATCH}/w/ran ]]
 }
 
