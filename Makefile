@@ -88,7 +88,7 @@ check-e2e: all
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
-DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev bats \
+DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev nlohmann-json3-dev bats \
 	util-linux procps psmisc iproute2 shellcheck cppcheck python3
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
