@@ -13,7 +13,7 @@ load helpers/phasebox
 setup() {
 	pb_setup keeper
 	[[ -n ${CG2} ]] || skip "no cgroup2 mounted: the keeper is for cgroup v2 only"
-	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" )
+	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" --log "${SCRATCH}/log/accounting.jsonl" )
 	CLIENT=( "${PY}" "${BATS_TEST_DIRNAME}/helpers/keeper_client.py" )
 	VICTIM=
 }
@@ -38,7 +38,7 @@ start_holder() {
 
 # Adopt the holder, and put a root process with the marker into its main cgroup beside it.
 adopt_holder() {
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	INV=${CG2}/phasebox/inv-${HOLDER}
 	SOCK=/run/phasebox/inv-${HOLDER}.sock
 	[[ -S ${SOCK} ]]
@@ -103,7 +103,7 @@ in_main() { # <pid>
 
 @test "negative twin: adopt with a root build user (--user root) starts no keeper" {
 	start_holder "${SCRATCH}/go" true
-	run -0 "${B}/phasebox-cgroup" adopt --user root "${HOLDER}"
+	run -0 "${B}/phasebox-cgroup" adopt --user root --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	[[ ! -e /run/phasebox/inv-${HOLDER}.sock ]]
 	[[ ! -e ${CG2}/phasebox/inv-${HOLDER}/keeper ]]
 	run_holder

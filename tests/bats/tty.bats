@@ -64,7 +64,7 @@ teardown() {
 }
 
 @test "^C on the terminal ends the phase (130) and kills what it left (pid sandbox + cgroup)" {
-	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- "${B}/phasebox-cgroup" -- "${CHAIN[@]}" \
+	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- "${B}/phasebox-cgroup" --log "${SCRATCH}/log/accounting.jsonl" -- "${CHAIN[@]}" \
 		bash -c "(setsid bash -c \"echo DAEMON-UP; exec -a ${MARK} sleep 3600\" &); sleep 3600; echo NOT-REACHED"
 	[[ ${output} == *exit=130* ]]
 	[[ ${output} != *NOT-REACHED* ]]
