@@ -101,7 +101,7 @@ Result<uint64_t> parse_size(std::string_view s, uint64_t ram)
 		}
 		if (p < 1 || p > 100)
 			return Error{EINVAL, "bad percentage"};
-		return ram / 100 * p;
+		return static_cast<uint64_t>(static_cast<unsigned __int128>(ram) * p / 100);
 	}
 	uint64_t mult = 1;
 	if (!s.empty()) {
