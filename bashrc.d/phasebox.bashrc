@@ -115,19 +115,27 @@ phasebox_is_cpus() {
 # @FUNCTION: phasebox_limit_args
 # @DESCRIPTION:
 # Fill phasebox_limits with phasebox-cgroup's options for the limit variables that are
-# set, and the accounting record's MAKEOPTS, log and fallback policy.
+# set, and the accounting record's MAKEOPTS, log and fallback policy.  A variable in this
+# phase process's initial environment (what Portage passed: make.conf and package.env,
+# for the first phase of a build) wins over the shell's, which the ebuild's global scope
+# may have changed.
 phasebox_limit_args() {
-	local v n o
+	local v n o e val
+	local -a phasebox_environ
+	local -A phasebox_init=()
+	mapfile -d '' -t phasebox_environ < "/proc/$$/environ"
+	for e in "${phasebox_environ[@]}"; do
+		[[ ${e} == PHASEBOX_*=* ]] && phasebox_init[${e%%=*}]=${e#*=}
+	done
 	phasebox_limits=()
-	for v in MEMORY_MAX MEMORY_HIGH MEMORY_SWAP_MAX PIDS_MAX CPU_MAX CPU_WEIGHT IO_WEIGHT; do
+	for v in MEMORY_MAX MEMORY_HIGH MEMORY_SWAP_MAX PIDS_MAX CPU_MAX CPU_WEIGHT IO_WEIGHT LOG FALLBACK; do
 		n=PHASEBOX_${v}
-		[[ -n ${!n} ]] || continue
+		val=${phasebox_init[${n}]-${!n}}
+		[[ -n ${val} ]] || continue
 		o=${v,,}
-		phasebox_limits+=( "--${o//_/-}" "${!n}" )
+		phasebox_limits+=( "--${o//_/-}" "${val}" )
 	done
 	phasebox_limits+=( --makeopts "${MAKEOPTS}" )
-	[[ -n ${PHASEBOX_LOG} ]] && phasebox_limits+=( --log "${PHASEBOX_LOG}" )
-	[[ -n ${PHASEBOX_FALLBACK} ]] && phasebox_limits+=( --fallback "${PHASEBOX_FALLBACK}" )
 }
 
 # @FUNCTION: phasebox_register
