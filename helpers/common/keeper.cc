@@ -292,7 +292,12 @@ class Keeper {
 			} else {
 				reply = error_reply(r.error());
 			}
-		} else if (msg[0] == 'L' && !cl.root && !cl.leaf && passed.valid()) {
+		} else if (msg[0] == 'R') {
+			reply = error_reply({EPERM, "only root may register limits, not uid " + std::to_string(c_.uid)});
+		} else if (msg[0] == 'L' && cl.root) {
+			reply = error_reply({EPERM, "uid 0 is not the build user this invocation was delegated to (uid " +
+							    std::to_string(c_.uid) + "); root may only register limits"});
+		} else if (msg[0] == 'L' && !cl.leaf && passed.valid()) {
 			auto req = decode(msg.substr(1));
 			auto r = req ? lease(cl, passed.get(), req.value()) : Result<std::string>(req.error());
 			reply = r ? "O" + r.value() : error_reply(r.error());

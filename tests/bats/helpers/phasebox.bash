@@ -47,11 +47,15 @@ pb_left_cgroups() {
 # Kill what is in the cgroup directories given and remove them, depth first.
 pb_remove_cgroups() {
 	local d f pid
+	local -a pids
 	for d in "$@"; do
 		[[ -d ${d} ]] || continue
+		pids=()
 		while IFS= read -r f; do
-			while read -r pid; do kill -9 "${pid}" 2>/dev/null || true; done <"${f}"
+			while read -r pid; do pids+=( "${pid}" ); done <"${f}"
 		done < <(find "${d}" -name cgroup.procs)
+		# Killed and gone (through pidfds) before the rmdir, which fails while any is left.
+		(( ${#pids[@]} )) && { pb_kill_wait "${pids[@]}" || true; }
 		find "${d}" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	done
 }
