@@ -157,7 +157,7 @@ need_v1() {
 	[[ $(wc -l <"${LOG}") -eq 2 ]]
 }
 
-@test "the log: parallel phases append whole records (valid JSON, none lost); orphans counted; rotation past the size bound" {
+@test "the log: parallel phases append whole records (valid JSON, none lost); orphans counted; root's file in root's directory" {
 	local i
 	for i in 1 2 3 4 5 6 7 8; do
 		"${CG[@]}" -- "${P}" exit 0 &
