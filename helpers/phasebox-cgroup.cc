@@ -34,6 +34,7 @@
 #include "common/file.hh"
 #include "common/keeper.hh"
 #include "common/layout.hh"
+#include "common/orphan_count.hh"
 #include "common/privs.hh"
 #include "common/procinfo.hh"
 #include "common/report.hh"
@@ -195,6 +196,11 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 				 keeper::socket_path(inv) +
 				 ") did not answer; is it still running? see phasebox-cgroup(8)";
 	std::optional<keeper::Lease> lease;
+	auto chan = orphan_count::open();
+	if (!chan) {
+		report::error(chan.error());
+		return ex::syscall;
+	}
 	ChildSpec spec;
 	spec.argv = o.next;
 	spec.env = &env;
@@ -213,12 +219,17 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 		lease = std::move(l.value());
 		return {};
 	};
-	spec.before_exec = [] { return drop_capabilities_unless_root(); };
+	spec.before_exec = [&]() -> Status {
+		if (Status s = orphan_count::pass(chan.value(), env); !s)
+			return s;
+		return drop_capabilities_unless_root();
+	};
 	Outcome r = run_supervised(spec, false);
+	const size_t reaped = orphan_count::read(chan.value());
 	if (!r.ran) {
 		report::error(r.failure.error, lease ? "" : hint);
 		if (lease)
-			(void)keeper::release(*lease, r.failure.exit_code);
+			(void)keeper::release(*lease, r.failure.exit_code, 0);
 		return r.failure.exit_code;
 	}
 	std::vector<ProcessInfo> orphans;
@@ -227,7 +238,7 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 			orphans.push_back(describe_process(p));
 	const std::string path = lease->path;
 	const int status = exit_status_from_wait(r.wstatus);
-	auto rec = keeper::release(*lease, status);
+	auto rec = keeper::release(*lease, status, reaped);
 	if (!rec)
 		report::error(Error{rec.error().err, "kill what is left in " + quote(path) + ": " + rec.error().what},
 			      "the keeper kills it when emerge ends");
@@ -290,6 +301,15 @@ int run(RunOptions& o, Environment& env)
 	for (const auto& e : att.value().dropped)
 		report::message("%s; running without it (PHASEBOX_FALLBACK=warn)", e.what.c_str());
 
+	auto chan = orphan_count::open();
+	if (!chan) {
+		report::error(chan.error());
+		detach(att.value(), reap_errors);
+		l.lock.reset();
+		l.dir.reset();
+		(void)cgroupfs::remove_tree(l.base.get(), l.name);
+		return ex::syscall;
+	}
 	const auto kind = h.value().kind;
 	const int leaf_fd = l.dir.get();
 	ChildSpec spec;
@@ -300,11 +320,14 @@ int run(RunOptions& o, Environment& env)
 			return s;
 		if (Status s = cgroupfs::enter(leaf_fd, kind); !s)
 			return Error{s.error().err, "enter " + quote(l.path) + ": " + s.error().what};
+		if (Status s = orphan_count::pass(chan.value(), env); !s)
+			return s;
 		return drop_capabilities_unless_root();
 	};
 	const double start = now_s();
 	Outcome r = run_supervised(spec, false);
 	const double end = now_s();
+	const size_t reaped = orphan_count::read(chan.value());
 	std::vector<Error> detach_errors;
 	if (!r.ran) {
 		report::error(r.failure.error);
@@ -346,7 +369,7 @@ int run(RunOptions& o, Environment& env)
 	rec.limits = o.limits;
 	for (const auto& e : att.value().dropped)
 		rec.dropped.push_back(e.what);
-	rec.orphans = orphans.size();
+	rec.orphans = orphans.size() + reaped;
 	rec.makeopts = o.makeopts;
 	rec.writer = prog;
 	report_phase(rec);

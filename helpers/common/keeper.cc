@@ -302,8 +302,11 @@ class Keeper {
 			auto r = req ? lease(cl, passed.get(), req.value()) : Result<std::string>(req.error());
 			reply = r ? "O" + r.value() : error_reply(r.error());
 		} else if (msg[0] == 'K' && cl.leaf) {
+			// "K<status>[:<orphans phasebox-reap killed>]"
 			int status = std::atoi(msg.c_str() + 1);
-			auto rec = drop_leaf(cl, status);
+			auto colon = msg.find(':');
+			size_t reaped = colon == std::string::npos ? 0 : std::strtoul(msg.c_str() + colon + 1, nullptr, 10);
+			auto rec = drop_leaf(cl, status, std::min<size_t>(reaped, 1u << 22));
 			reply = rec ? "O" + rec.value() : error_reply(rec.error());
 		} else {
 			reply = error_reply({EPROTO, "unexpected request"});
@@ -421,7 +424,7 @@ class Keeper {
 
 	// Kill what is left, account, remove.  `status` is the phase's exit status as the
 	// supervisor tells it (-1: the supervisor went away).  Returns the record's JSON.
-	Result<std::string> drop_leaf(Client& cl, int status = -1)
+	Result<std::string> drop_leaf(Client& cl, int status = -1, size_t reaped = 0)
 	{
 		if (!cl.leaf)
 			return std::string();
@@ -434,6 +437,7 @@ class Keeper {
 		rec.start = cl.start;
 		if (auto pids = cgroupfs::list_pids(l.dir.get(), "cgroup.procs", true))
 			rec.orphans = pids.value().size();
+		rec.orphans += reaped;
 		Status killed = cgroupfs::kill_all(l.dir.get(), cgroupfs::Kind::v2,
 						   std::chrono::milliseconds(c_.kill_timeout * 1000ULL));
 		if (!killed)
@@ -717,9 +721,9 @@ Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child
 	return l;
 }
 
-Result<accounting::Record> release(Lease& l, int status)
+Result<accounting::Record> release(Lease& l, int status, size_t reaped)
 {
-	auto r = exchange(l.sock.get(), "K" + std::to_string(status), -1);
+	auto r = exchange(l.sock.get(), "K" + std::to_string(status) + ":" + std::to_string(reaped), -1);
 	l.dir.reset();
 	l.sock.reset();
 	if (!r)

@@ -81,8 +81,9 @@ struct Lease {
 Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd, const Request& r);
 
 // Have the keeper kill what is left in the leaf and remove it; waits until it has.  The
-// keeper writes the phase's accounting record (the phase's exit `status` as the
-// supervisor tells it) to the log and returns it.
-Result<accounting::Record> release(Lease& l, int status);
+// keeper writes the phase's accounting record (the phase's exit `status`, and the
+// `reaped` orphans phasebox-reap killed first, as the supervisor tells them) to the log
+// and returns it.
+Result<accounting::Record> release(Lease& l, int status, size_t reaped);
 
 } // namespace phasebox::keeper

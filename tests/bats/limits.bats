@@ -175,6 +175,21 @@ need_v1() {
 	[[ ! -e ${SCRATCH}/open/a.jsonl ]]
 }
 
+@test "orphans phasebox-reap killed are counted in the record; the phase sees neither the variable nor the pipe" {
+	run -0 --separate-stderr "${CG[@]}" -- "${B}/phasebox-reap" -- "${P}" daemonize "${MARK}" "${SCRATCH}/ready"
+	[[ $(last orphans) == 2 ]]
+	[[ ${stderr} == *"QA Notice: phasebox: phase of unknown left 2 processes running"* ]]
+	[[ ${stderr} == *", 2 left running (killed), no limits"* ]]
+	# what the phase gets: no PHASEBOX_ORPHANS_FD, and the same descriptors as without phasebox
+	run -0 --separate-stderr "${CG[@]}" -- "${B}/phasebox-reap" -- bash -c 'env | grep -c ^PHASEBOX_ORPHANS_FD=; ls /proc/self/fd | tr "\n" " "' 3>&-
+	local with=${output}
+	run -0 --separate-stderr "${B}/phasebox-reap" -- bash -c 'env | grep -c ^PHASEBOX_ORPHANS_FD=; ls /proc/self/fd | tr "\n" " "' 3>&-
+	[[ ${with} == "${output}" && ${with} == 0$'\n'* ]]
+	# twin: a phase that leaves nothing counts 0
+	run -0 --separate-stderr "${CG[@]}" -- "${B}/phasebox-reap" -- "${P}" exit 0
+	[[ $(last orphans) == 0 ]]
+}
+
 # --- bad values -------------------------------------------------------------------------
 
 @test "bad limit values: phasebox-cgroup exits 100 naming the variable, the value and what is accepted; nothing runs" {

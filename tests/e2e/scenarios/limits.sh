@@ -9,6 +9,7 @@
 #   memfree   the same ebuild without a package.env entry: completes (the twin)
 #   memsneaky memhog whose global scope unsets PHASEBOX_MEMORY_MAX: the limit root
 #             registered in pkg_setup (from the environment Portage passed) still holds
+#   daemons   leaves 2 daemons in src_compile and src_test: counted in the records
 
 e2e_more_scenarios+=(limits)
 
@@ -81,11 +82,21 @@ scenario_limits() {
 	check "limits: ... and its own check saw the variable unset (the limit is root's, not the phase's)" \
 		not grep -q 'the global scope did not unset' "${out_sneaky}"
 
+	# A package that leaves daemons: its records count them (phasebox-reap killed them and
+	# told phasebox-cgroup, which told the keeper).
+	write_make_conf "${name}-daemons" phasebox-cgroup "${native_on[@]}"
+	emerge_run "${name}-daemons" 300 phasebox-test/daemons
+	check_emerge_ok "${name}-daemons" "of daemons"
+	limits_check_record "daemons' src_compile record counts the 2 daemons it left" daemons src_compile 'r["orphans"] == 2'
+	limits_check_record "(twin) its src_configure left nothing" daemons src_configure 'r["orphans"] == 0'
+
 	"${pb_prefix}/bin/phasebox" report --log "${limits_log}" > "${out}/report.txt" 2>&1
 	check "limits: phasebox report exits 0" test $? -eq 0
 	check "limits: phasebox report lists memhog and memfree" \
 		grep -q 'phasebox-test/memhog-1 src_compile.*OOM-killed' "${out}/report.txt"
 	check "limits: ... memfree too" grep -q 'phasebox-test/memfree-1 src_compile' "${out}/report.txt"
+	check "limits: ... and that daemons' src_compile and src_test left processes" \
+		grep -qE 'phasebox-test/daemons-1 src_test: [0-9]+ processes in [0-9]+ runs?' "${out}/report.txt"
 	info "phasebox report --log ${limits_log}:"
 	sed 's/^/#   /' "${out}/report.txt"
 
