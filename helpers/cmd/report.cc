@@ -209,10 +209,11 @@ unsigned jobs_of(const std::string& makeopts)
 	return 0;
 }
 
-// A round size a little above `b`: the next 256 MiB under 4 GiB, else the next GiB.
+// A round size at or above `b`: the next 64 MiB under 1 GiB, the next 256 MiB under
+// 4 GiB, else the next GiB.
 uint64_t round_up(uint64_t b)
 {
-	const uint64_t step = b < (4ULL << 30) ? (256ULL << 20) : (1ULL << 30);
+	const uint64_t step = b < (1ULL << 30) ? (64ULL << 20) : b < (4ULL << 30) ? (256ULL << 20) : (1ULL << 30);
 	return (b + step - 1) / step * step;
 }
 
