@@ -133,7 +133,7 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 	done
 
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
-DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev bats \
+DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev nlohmann-json3-dev bats \
 	util-linux procps psmisc iproute2 shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
 	hyperfine bubblewrap clang
 deps:

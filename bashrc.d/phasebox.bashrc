@@ -61,11 +61,96 @@ phasebox_check_vars() {
 				[[ ${!v} =~ ^[1-9][0-9]{0,2}$ && ${!v} -le 600 ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected whole seconds from 1 to 600"
 				;;
+			PHASEBOX_MEMORY_MAX|PHASEBOX_MEMORY_HIGH)
+				phasebox_is_size "${!v}" ||
+					phasebox_fail "${v}='${!v}' is not valid: expected a size: whole bytes, or a number (up to 3 decimals) with K, M, G or T (powers of 1024), or a percentage of RAM from 1% to 100%"
+				;;
+			PHASEBOX_MEMORY_SWAP_MAX)
+				[[ ${!v} == 0 ]] || phasebox_is_size "${!v}" ||
+					phasebox_fail "${v}='${!v}' is not valid: expected a size (0 for no swap): whole bytes, or a number (up to 3 decimals) with K, M, G or T (powers of 1024), or a percentage of RAM from 1% to 100%"
+				;;
+			PHASEBOX_PIDS_MAX)
+				[[ ${!v} =~ ^[1-9][0-9]{0,6}$ && ${!v} -le 4194304 ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected a whole number of tasks from 1 to 4194304"
+				;;
+			PHASEBOX_CPU_MAX)
+				phasebox_is_cpus "${!v}" ||
+					phasebox_fail "${v}='${!v}' is not valid: expected a number of CPUs greater than 0 (up to 3 decimals, at most 4096), such as 4 or 2.5"
+				;;
+			PHASEBOX_CPU_WEIGHT|PHASEBOX_IO_WEIGHT)
+				[[ ${!v} =~ ^[1-9][0-9]{0,4}$ && ${!v} -le 10000 ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected a whole number from 1 to 10000 (100 is the default share)"
+				;;
+			PHASEBOX_LOG)
+				[[ ${!v} == /*[!/].jsonl && ${!v} != *//* && /${!v}/ != */./* && /${!v}/ != */../* ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected an absolute path ending in .jsonl, with no '.', '..' or empty component"
+				;;
 			*)
 				ewarn "phasebox: ${CATEGORY}/${PF} ${EBUILD_PHASE_FUNC:-${EBUILD_PHASE}}: unknown variable ${v} ignored (see phasebox(8))"
 				;;
 		esac
 	done
+}
+
+# @FUNCTION: phasebox_is_size
+# @USAGE: <value>
+# @DESCRIPTION:
+# Whether the value is a size phasebox-cgroup accepts: whole bytes, a number with up to 3
+# decimals and K, M, G or T, or a whole percentage of RAM from 1% to 100%; never zero.
+phasebox_is_size() {
+	[[ ${1} =~ ^([1-9][0-9]?|100)%$ ]] && return 0
+	[[ ${1} =~ ^[0-9]{1,15}$ || ${1} =~ ^[0-9]{1,12}(\.[0-9]{1,3})?[KMGT]$ ]] || return 1
+	[[ ${1//[^1-9]/} ]]
+}
+
+# @FUNCTION: phasebox_is_cpus
+# @USAGE: <value>
+# @DESCRIPTION:
+# Whether the value is a CPU count: up to 3 decimals, more than 0, at most 4096.
+phasebox_is_cpus() {
+	[[ ${1} =~ ^[0-9]{1,4}(\.[0-9]{1,3})?$ && ${1//[^1-9]/} ]] || return 1
+	(( 10#${1%%.*} < 4096 )) || [[ ${1} =~ ^4096(\.0*)?$ ]]
+}
+
+# @FUNCTION: phasebox_limit_args
+# @DESCRIPTION:
+# Fill phasebox_limits with phasebox-cgroup's options for the limit variables that are
+# set, and the accounting record's MAKEOPTS, log and fallback policy.  A variable in this
+# phase process's initial environment (what Portage passed: make.conf and package.env,
+# for the first phase of a build) wins over the shell's, which the ebuild's global scope
+# may have changed.
+phasebox_limit_args() {
+	local v n o e val
+	local -a phasebox_environ
+	local -A phasebox_init=()
+	mapfile -d '' -t phasebox_environ < "/proc/$$/environ"
+	for e in "${phasebox_environ[@]}"; do
+		[[ ${e} == PHASEBOX_*=* ]] && phasebox_init[${e%%=*}]=${e#*=}
+	done
+	phasebox_limits=()
+	for v in MEMORY_MAX MEMORY_HIGH MEMORY_SWAP_MAX PIDS_MAX CPU_MAX CPU_WEIGHT IO_WEIGHT LOG FALLBACK; do
+		n=PHASEBOX_${v}
+		val=${phasebox_init[${n}]-${!n}}
+		[[ -n ${val} ]] || continue
+		o=${v,,}
+		phasebox_limits+=( "--${o//_/-}" "${val}" )
+	done
+	phasebox_limits+=( --makeopts "${MAKEOPTS}" )
+}
+
+# @FUNCTION: phasebox_register
+# @DESCRIPTION:
+# In pkg_setup, which Portage runs as root outside sys-apps/sandbox: hand the package's
+# limits to the root keeper of this emerge, which applies them to the build user's phases
+# whatever those ask for (see phasebox-cgroup(8), "register").
+phasebox_register() {
+	local libexec="@LIBEXECDIR@"
+	local -a phasebox_limits
+	[[ ${EUID} -eq 0 && -x ${libexec}/phasebox-cgroup ]] || return 0
+	phasebox_limit_args
+	"${libexec}/phasebox-cgroup" register --package "${CATEGORY}/${PF}" \
+		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}" "${phasebox_limits[@]}" ||
+		phasebox_fail "could not register the package's limits with phasebox's keeper (see the message above)"
 }
 
 # @FUNCTION: phasebox_plan
@@ -104,7 +189,7 @@ phasebox_plan() {
 # __ebuild_main subshell.
 phasebox_reexec() {
 	local libexec="@LIBEXECDIR@" phase=${EBUILD_PHASE_FUNC:-${EBUILD_PHASE}} h
-	local -a phasebox_environ phasebox_argv chain=() helpers=( phasebox-reap )
+	local -a phasebox_environ phasebox_argv chain=() helpers=( phasebox-reap ) phasebox_limits
 	local -a who=( --package "${CATEGORY}/${PF}" --phase "${phase}" )
 	(( phasebox_cgroup )) && helpers+=( phasebox-cgroup )
 	(( ${#phasebox_ns[@]} )) && helpers+=( phasebox-unshare )
@@ -116,11 +201,11 @@ phasebox_reexec() {
 		phasebox_fail "cannot read /proc/$$/environ"
 	mapfile -d '' -t phasebox_argv < "/proc/$$/cmdline" ||
 		phasebox_fail "cannot read /proc/$$/cmdline"
+	phasebox_limit_args
 	(( phasebox_cgroup )) && chain+=(
 		"${libexec}/phasebox-cgroup" "${who[@]}"
 		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}"
-		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}"
-		--fallback "${PHASEBOX_FALLBACK:-fail}" --
+		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}" "${phasebox_limits[@]}" --
 	)
 	(( ${#phasebox_ns[@]} )) && chain+=(
 		"${libexec}/phasebox-unshare" "${who[@]}" "${phasebox_ns[@]}"
@@ -137,6 +222,12 @@ phasebox_reexec() {
 phasebox_main() {
 	local phasebox_value phasebox_cgroup
 	local -a phasebox_ns
+	if [[ ${EBUILD_PHASE} == setup ]]; then
+		[[ " ${FEATURES} " == *" phasebox-cgroup "* ]] || return 0
+		phasebox_check_vars
+		phasebox_register
+		return 0
+	fi
 	# Only src_* phases: pkg_* phases may legitimately (re)start daemons.
 	[[ ${EBUILD_PHASE} == @(unpack|prepare|configure|compile|test|install) ]] || return 0
 
@@ -157,4 +248,5 @@ phasebox_main() {
 }
 
 phasebox_main
-unset -f phasebox_main phasebox_reexec phasebox_plan phasebox_check_vars phasebox_fail phasebox_initial_env
+unset -f phasebox_main phasebox_reexec phasebox_plan phasebox_check_vars phasebox_fail phasebox_initial_env \
+	phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register

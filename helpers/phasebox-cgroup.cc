@@ -31,6 +31,8 @@
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
+#include "common/accounting.hh"
+#include "common/cgroup_limits.hh"
 #include "common/cgroup_setup.hh"
 #include "common/cli.hh"
 #include "common/diagnose.hh"
@@ -40,6 +42,7 @@
 #include "common/isolate.hh"
 #include "common/keeper.hh"
 #include "common/layout.hh"
+#include "common/orphan_count.hh"
 #include "common/privs.hh"
 #include "common/procinfo.hh"
 #include "common/report.hh"
@@ -50,6 +53,7 @@
 #include <dirent.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -66,8 +70,12 @@ struct RunOptions {
 	std::string phase = "phase";
 	std::string hierarchy = "auto";
 	unsigned kill_timeout = 10;
+	std::array<std::string, limits::all_keys.size()> limit_text;
+	std::string makeopts;
+	std::string log = accounting::default_log;
 	std::string fallback = "fail";
 	std::vector<std::string> dropped;
+	limits::Limits limits; // parsed from limit_text
 	std::vector<std::string> next;
 };
 
@@ -75,8 +83,43 @@ struct AdoptOptions {
 	std::string user = "portage";
 	std::string pid;
 	std::string hierarchy = "auto";
+	std::string log = accounting::default_log;
 	std::vector<std::string> next;
 };
+
+double now_s()
+{
+	struct timespec ts{};
+	::clock_gettime(CLOCK_REALTIME, &ts);
+	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// The limit options into o.limits; a bad value is a usage error naming the variable.
+std::optional<int> parse_limits(RunOptions& o)
+{
+	const uint64_t ram = limits::ram_bytes();
+	for (auto k : limits::all_keys) {
+		const std::string& t = o.limit_text[static_cast<size_t>(k)];
+		if (t.empty())
+			continue;
+		if (Status s = limits::set(o.limits, k, t, ram); !s) {
+			report::message("%s", s.error().what.c_str());
+			return ex::usage;
+		}
+	}
+	if (Status s = accounting::check_log_path(o.log); !s) {
+		report::message("PHASEBOX_LOG: %s", s.error().what.c_str());
+		return ex::usage;
+	}
+	return std::nullopt;
+}
+
+// The end of a phase in the build log: its accounting line, and what the OOM killer did.
+void report_phase(const accounting::Record& rec)
+{
+	report::lines({accounting::summary_line(rec)});
+	report::lines(accounting::oom_lines(rec));
+}
 
 HierarchyChoice to_choice(const std::string& s)
 {
@@ -196,6 +239,11 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 				 keeper::socket_path(inv) +
 				 ") did not answer; is it still running? see phasebox-cgroup(8)";
 	std::optional<keeper::Lease> lease;
+	auto chan = orphan_count::open();
+	if (!chan) {
+		report::error(chan.error());
+		return ex::syscall;
+	}
 	ChildSpec spec;
 	spec.argv = o.next;
 	spec.env = &env;
@@ -203,18 +251,28 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 		UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 		if (!pfd.valid())
 			return sys_error("pidfd_open");
-		auto l = keeper::request(h, inv, pfd.get(), o.package + ":" + o.phase);
+		keeper::Request req;
+		req.label = o.package + ":" + o.phase;
+		req.limits = o.limits;
+		req.warn = o.fallback == "warn";
+		req.makeopts = o.makeopts;
+		auto l = keeper::request(h, inv, pfd.get(), req);
 		if (!l)
 			return l.error();
 		lease = std::move(l.value());
 		return {};
 	};
-	spec.before_exec = [] { return drop_capabilities_unless_root(); };
+	spec.before_exec = [&]() -> Status {
+		if (Status s = orphan_count::pass(chan.value(), env); !s)
+			return s;
+		return drop_capabilities_unless_root();
+	};
 	Outcome r = run_supervised(spec, false);
+	const size_t reaped = orphan_count::read(chan.value());
 	if (!r.ran) {
 		report::error(r.failure.error, lease ? "" : hint);
 		if (lease)
-			(void)keeper::release(*lease);
+			(void)keeper::release(*lease, r.failure.exit_code, 0);
 		return r.failure.exit_code;
 	}
 	std::vector<ProcessInfo> orphans;
@@ -222,16 +280,22 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 		for (pid_t p : pids.value())
 			orphans.push_back(describe_process(p));
 	const std::string path = lease->path;
-	if (Status s = keeper::release(*lease); !s)
-		report::error(Error{s.error().err, "kill what is left in " + quote(path) + ": " + s.error().what},
+	const int status = exit_status_from_wait(r.wstatus);
+	auto rec = keeper::release(*lease, status, reaped);
+	if (!rec)
+		report::error(Error{rec.error().err, "kill what is left in " + quote(path) + ": " + rec.error().what},
 			      "the keeper kills it when emerge ends");
 	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
-	return exit_status_from_wait(r.wstatus);
+	if (rec)
+		report_phase(rec.value());
+	return status;
 }
 
 int run(RunOptions& o, Environment& env)
 {
 	report::set_context(o.package + " " + o.phase);
+	if (auto rc = parse_limits(o))
+		return *rc;
 	if (!o.dropped.empty()) {
 		// What an earlier link dropped goes on to the next phasebox link, or is said here.
 		if (auto fw = isolate::forward_dropped(o.next, o.dropped, isolate::self_dir()))
@@ -283,19 +347,57 @@ int run(RunOptions& o, Environment& env)
 	for (const auto& e : reap_errors)
 		report::ignoring(e);
 
+	AttachRequest ar;
+	ar.main = &h.value();
+	ar.base_path = base.value().first;
+	ar.leafdir = l.dir.get();
+	ar.label = o.package + ":" + o.phase;
+	ar.warn = o.fallback == "warn";
+	auto att = attach(ar, o.limits);
+	if (!att) {
+		report::error(att.error(), "hint: see 'Limits and accounting' in phasebox(8); PHASEBOX_FALLBACK=warn "
+					   "runs the phase without the limits that cannot be applied");
+		l.lock.reset();
+		l.dir.reset();
+		(void)cgroupfs::remove_tree(l.base.get(), l.name);
+		return ex::syscall;
+	}
+	for (const auto& e : att.value().dropped)
+		report::message("%s; running without it (PHASEBOX_FALLBACK=warn)", e.what.c_str());
+
+	auto chan = orphan_count::open();
+	if (!chan) {
+		report::error(chan.error());
+		detach(att.value(), reap_errors);
+		l.lock.reset();
+		l.dir.reset();
+		(void)cgroupfs::remove_tree(l.base.get(), l.name);
+		return ex::syscall;
+	}
 	const auto kind = h.value().kind;
 	const int leaf_fd = l.dir.get();
 	ChildSpec spec;
 	spec.argv = o.next;
 	spec.env = &env;
 	spec.before_exec = [&]() -> Status {
+		if (Status s = enter_mirrors(att.value(), 0); !s)
+			return s;
 		if (Status s = cgroupfs::enter(leaf_fd, kind); !s)
 			return Error{s.error().err, "enter " + quote(l.path) + ": " + s.error().what};
+		if (Status s = orphan_count::pass(chan.value(), env); !s)
+			return s;
 		return drop_capabilities_unless_root();
 	};
+	const double start = now_s();
 	Outcome r = run_supervised(spec, false);
+	const double end = now_s();
+	const size_t reaped = orphan_count::read(chan.value());
+	std::vector<Error> detach_errors;
 	if (!r.ran) {
 		report::error(r.failure.error);
+		detach(att.value(), detach_errors);
+		l.lock.reset();
+		l.dir.reset();
 		(void)cgroupfs::remove_tree(l.base.get(), l.name);
 		return r.failure.exit_code;
 	}
@@ -311,11 +413,44 @@ int run(RunOptions& o, Environment& env)
 	for (auto& p : sweep_inner(h.value(), l.base.get(), where))
 		orphans.push_back(p);
 	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
+
+	accounting::Record rec;
+	rec.package = o.package;
+	rec.phase = o.phase;
+	rec.uid = static_cast<long>(::getuid());
+	rec.status = exit_status_from_wait(wstatus);
+	rec.start = start;
+	rec.wall_s = end - start;
+	rec.usage = read_usage(l.dir.get(), kind, att.value());
+	if (!rec.usage.cpu_user_s) {
+		// No cpu.stat (the v1 freezer): what this process's waited-for descendants used.
+		struct rusage ru{};
+		if (::getrusage(RUSAGE_CHILDREN, &ru) == 0) {
+			rec.usage.cpu_user_s = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
+			rec.usage.cpu_system_s = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
+		}
+	}
+	rec.limits = o.limits;
+	for (const auto& e : att.value().dropped)
+		rec.dropped.push_back(e.what);
+	rec.orphans = orphans.size() + reaped;
+	rec.makeopts = o.makeopts;
+	rec.writer = prog;
+	report_phase(rec);
+	// Only root writes the shared log (see accounting.hh); a nested run as the build user
+	// says its line in the build log and leaves the log alone.
+	if (::geteuid() == 0)
+		if (Status s = accounting::append(o.log, accounting::to_json(rec)); !s)
+			report::ignoring(Error{s.error().err, "append to the accounting log: " + s.error().what});
+
+	detach(att.value(), detach_errors);
+	for (const auto& e : detach_errors)
+		report::ignoring(e);
 	l.lock.reset();
 	l.dir.reset();
 	if (Status s = cgroupfs::remove_tree(l.base.get(), l.name); !s)
 		report::ignoring(Error{s.error().err, "remove " + quote(l.path) + ": " + s.error().what});
-	return exit_status_from_wait(wstatus);
+	return rec.status;
 }
 
 // --- adopt -------------------------------------------------------------------------
@@ -402,7 +537,7 @@ Status join_parent_invocation(const Hierarchy& h, long pid)
 }
 
 // /phasebox/inv-PID/{main,builds}: PID into main, builds delegated to `user`.
-Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user)
+Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user, const std::string& log)
 {
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -441,7 +576,7 @@ Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user)
 		return s;
 	if (uid != 0 && v2) {
 		::fcntl(emerge.get(), F_SETFD, FD_CLOEXEC);
-		return keeper::start(h, emerge.get(), keeper::Config{name, uid, gid, 10});
+		return keeper::start(h, emerge.get(), keeper::Config{name, uid, gid, 10, log});
 	}
 	return {};
 }
@@ -449,6 +584,10 @@ Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user)
 int adopt(AdoptOptions& o, Environment& env)
 {
 	report::set_context("adopt " + o.pid);
+	if (Status s = accounting::check_log_path(o.log); !s) {
+		report::message("--log: %s", s.error().what.c_str());
+		return ex::usage;
+	}
 	auto pid = layout::parse_pid(o.pid);
 	if (!pid) {
 		report::message("not a process id: '%s'", o.pid.c_str());
@@ -477,7 +616,7 @@ int adopt(AdoptOptions& o, Environment& env)
 		// emerge runs the hook for itself and then for its multiprocessing forkserver,
 		// a child of its own: the forkserver joins its parent's invocation.
 		if (!join_parent_invocation(h.value(), *pid).ok())
-			if (Status s = prepare_invocation(h.value(), *pid, o.user); !s) {
+			if (Status s = prepare_invocation(h.value(), *pid, o.user, o.log); !s) {
 				report_setup_failure(s.error(), false, false);
 				return ex::syscall;
 			}
@@ -492,11 +631,25 @@ int adopt(AdoptOptions& o, Environment& env)
 	return f.exit_code;
 }
 
+void add_limit_options(CLI::App& app, RunOptions& o)
+{
+	for (auto k : limits::all_keys)
+		app.add_option(std::string("--") + limits::option(k), o.limit_text[static_cast<size_t>(k)],
+			       std::string("limit: ") + limits::variable(k) + ", " + limits::accepted(k));
+	app.add_option("--makeopts", o.makeopts, "MAKEOPTS of the phase, for the accounting record");
+	app.add_option("--log", o.log, "the accounting log (root writes it; a path ending in .jsonl)");
+	app.add_option("--fallback", o.fallback,
+		       "fail (the default), or warn: without a cgroup a pid namespace kills what is left, "
+		       "a limit that cannot be applied is dropped; each said in one warning")
+		->check(CLI::IsMember({"fail", "warn"}));
+}
+
 std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
 {
 	CLI::App app{"Run PROG in a cgroup of its own; kill what it leaves behind.\n"
 		     "Usage: phasebox-cgroup [OPTIONS] -- PROG [ARGS...]\n"
-		     "       phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]",
+		     "       phasebox-cgroup adopt [--user NAME] [--log PATH] PID [-- PROG [ARGS...]]\n"
+		     "       phasebox-cgroup register --package CATEGORY/PF [LIMIT OPTIONS]",
 		     prog};
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages and the leaf name");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages and the leaf name");
@@ -504,14 +657,74 @@ std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
 		->check(CLI::IsMember({"auto", "v2", "v1"}));
 	app.add_option("--kill-timeout", o.kill_timeout, "seconds to wait for killed processes to go")
 		->check(CLI::Range(1u, 600u));
-	app.add_option("--fallback", o.fallback, "when no cgroup can be had: fail (the default) or warn and use a pid namespace")
-		->check(CLI::IsMember({"fail", "warn"}));
+	add_limit_options(app, o);
 	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
 		return rc;
 	o.next = args.next;
+	return std::nullopt;
+}
+
+// Root, from a package's pkg_setup: tell this invocation's keeper the package's limits,
+// which it then applies to the build user's phases whatever they ask for.  Nothing to do
+// where there is no keeper (cgroup v1, or not below an adopted invocation): there every
+// phase applies its own limits itself.
+int register_limits(RunOptions& o)
+{
+	report::set_context(o.package + " pkg_setup");
+	if (auto rc = parse_limits(o))
+		return *rc;
+	if (Status s = check_privilege_state(); !s) {
+		report::error(s.error());
+		return ex::syscall;
+	}
+	if (::geteuid() != 0) {
+		report::error(Error{EPERM, "register must run as root"},
+			      "hint: the bashrc snippet runs it in pkg_setup, which Portage runs as root");
+		return ex::syscall;
+	}
+	auto h = open_hierarchy(to_choice(o.hierarchy));
+	if (!h || h.value().kind != cgroupfs::Kind::v2)
+		return ex::ok;
+	auto cur = current_cgroup(h.value());
+	if (!cur)
+		return ex::ok;
+	auto p = layout::classify(cur.value());
+	if (p.where != layout::Where::adopted_main)
+		return ex::ok;
+	const std::string inv = p.base.substr(layout::top.size() + 1, p.base.rfind('/') - layout::top.size() - 1);
+	keeper::Request req;
+	req.label = o.package;
+	req.limits = o.limits;
+	req.warn = o.fallback == "warn";
+	req.makeopts = o.makeopts;
+	req.log = o.log;
+	if (Status s = keeper::register_package(inv, req); !s) {
+		report::error(s.error(), "hint: the keeper 'phasebox-cgroup adopt' leaves for this emerge did not "
+					 "answer; is it still running? see phasebox-cgroup(8)");
+		return ex::syscall;
+	}
+	return ex::ok;
+}
+
+std::optional<int> parse_register(const cli::Split& args, RunOptions& o)
+{
+	CLI::App app{"Register a package's limits with this emerge's keeper (root, from pkg_setup).\n"
+		     "Usage: phasebox-cgroup register --package CATEGORY/PF [LIMIT OPTIONS]",
+		     "phasebox-cgroup register"};
+	app.add_option("--package", o.package, "the package (CATEGORY/PF)")->required();
+	app.add_option("--hierarchy", o.hierarchy, "cgroup2 (v2), the v1 freezer (v1), or auto")
+		->check(CLI::IsMember({"auto", "v2", "v1"}));
+	add_limit_options(app, o);
+	std::vector<std::string> own(args.own.begin() + 1, args.own.end());
+	if (auto rc = cli::parse(app, own, prog))
+		return rc;
+	if (args.had_separator) {
+		std::fprintf(stderr, "%s: register takes no '-- PROG'\n", prog);
+		return ex::usage;
+	}
 	return std::nullopt;
 }
 
@@ -523,6 +736,7 @@ std::optional<int> parse_adopt(const cli::Split& args, AdoptOptions& o)
 	app.add_option("--user", o.user, "the user the phases run as (FEATURES=userpriv)");
 	app.add_option("--hierarchy", o.hierarchy, "cgroup2 (v2), the v1 freezer (v1), or auto")
 		->check(CLI::IsMember({"auto", "v2", "v1"}));
+	app.add_option("--log", o.log, "the keeper's accounting log for the build user's phases");
 	app.add_option("pid", o.pid, "the process to adopt (emerge passes ${PID})")->required();
 	std::vector<std::string> own(args.own.begin() + 1, args.own.end());
 	if (auto rc = cli::parse(app, own, prog))
@@ -539,6 +753,12 @@ int main(int argc, char** argv)
 	Environment env = Environment::capture();
 	sandbox_off_for_self();
 	auto args = cli::split_at_separator(argc, argv);
+	if (!args.own.empty() && args.own[0] == "register") {
+		RunOptions o;
+		if (auto rc = parse_register(args, o))
+			return *rc;
+		return register_limits(o);
+	}
 	if (!args.own.empty() && args.own[0] == "adopt") {
 		AdoptOptions o;
 		if (auto rc = parse_adopt(args, o))

@@ -14,12 +14,17 @@
 // It is the chain's last link, so it says, in one warning line before PROG runs, what the
 // links before it dropped under PHASEBOX_FALLBACK=warn (their --dropped).
 //
+// Under phasebox-cgroup it also writes the number it killed to the pipe named in
+// PHASEBOX_ORPHANS_FD, for the accounting record, and removes that variable and closes
+// that pipe before PROG runs (common/orphan_count.hh).
+//
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
 #include "common/cli.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
 #include "common/isolate.hh"
+#include "common/orphan_count.hh"
 #include "common/privs.hh"
 #include "common/procinfo.hh"
 #include "common/report.hh"
@@ -105,6 +110,7 @@ int main(int argc, char** argv)
 {
 	report::init(prog);
 	Environment env = Environment::capture();
+	const int count_fd = orphan_count::take(env);
 	sandbox_off_for_self();
 	Options o;
 	if (auto rc = parse(cli::split_at_separator(argc, argv), o))
@@ -132,6 +138,8 @@ int main(int argc, char** argv)
 		return r.failure.exit_code;
 	}
 	int wstatus = r.wstatus;
-	report::lines(orphan_report(o.phase + " of " + o.package, kill_leftovers()));
+	auto killed = kill_leftovers();
+	report::lines(orphan_report(o.phase + " of " + o.package, killed));
+	orphan_count::send(count_fd, killed.size());
 	return exit_status_from_wait(wstatus);
 }

@@ -50,6 +50,25 @@ Result<Hierarchy> open_hierarchy(HierarchyChoice choice)
 	return h;
 }
 
+Result<Hierarchy> open_v1_hierarchy(const std::string& controller)
+{
+	auto mounts = find_cgroup_mounts();
+	if (!mounts)
+		return mounts.error();
+	auto it = mounts.value().v1.find(controller);
+	if (it == mounts.value().v1.end())
+		return Error{ENOENT, "no cgroup v1 " + controller + " hierarchy is mounted"};
+	Hierarchy h;
+	h.kind = cgroupfs::Kind::v1;
+	h.mount = it->second;
+	h.v1_name = controller;
+	auto fd = cgroupfs::open_root(h.mount.target, h.kind);
+	if (!fd)
+		return fd.error();
+	h.root = std::move(fd.value());
+	return h;
+}
+
 Result<std::string> current_cgroup(const Hierarchy& h, int pid)
 {
 	auto pc = read_proc_cgroup(pid);
@@ -60,9 +79,9 @@ Result<std::string> current_cgroup(const Hierarchy& h, int pid)
 			return Error{ENOENT, "no cgroup2 entry in /proc/<pid>/cgroup"};
 		return pc.value().unified;
 	}
-	auto it = pc.value().v1.find("freezer");
+	auto it = pc.value().v1.find(h.controller());
 	if (it == pc.value().v1.end())
-		return Error{ENOENT, "no freezer entry in /proc/<pid>/cgroup"};
+		return Error{ENOENT, "no " + h.controller() + " entry in /proc/<pid>/cgroup"};
 	return it->second;
 }
 

@@ -20,12 +20,17 @@ struct Hierarchy {
 	cgroupfs::Kind kind = cgroupfs::Kind::v2;
 	CgroupMount mount;
 	UniqueFd root; // the mount point, file system verified
-	std::string controller() const { return kind == cgroupfs::Kind::v2 ? "" : "freezer"; }
+	std::string v1_name = "freezer"; // the v1 controller whose hierarchy this is
+	std::string controller() const { return kind == cgroupfs::Kind::v2 ? "" : v1_name; }
 	// "/a/b" (hierarchy path) -> "a/b" relative to root, or an error when not visible here.
 	Result<std::string> relative(const std::string& cgroup_path) const;
 };
 
 Result<Hierarchy> open_hierarchy(HierarchyChoice choice);
+
+// The v1 hierarchy of `controller` ("memory", "pids", "cpu", "blkio"); ENOENT when none
+// is mounted.
+Result<Hierarchy> open_v1_hierarchy(const std::string& controller);
 
 // The hierarchy path of process `pid` (0: self) in `h`.
 Result<std::string> current_cgroup(const Hierarchy& h, int pid = 0);

@@ -35,6 +35,16 @@ void Environment::set(const std::string& name, const std::string& value)
 	vars_.push_back(prefix + value);
 }
 
+void Environment::unset(const std::string& name)
+{
+	std::string prefix = name + "=";
+	std::vector<std::string> kept;
+	for (auto& v : vars_)
+		if (v.compare(0, prefix.size(), prefix) != 0)
+			kept.push_back(std::move(v));
+	vars_ = std::move(kept);
+}
+
 void sandbox_off_for_self()
 {
 	if (std::getenv("SANDBOX_ON"))

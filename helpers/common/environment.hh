@@ -14,6 +14,8 @@ class Environment {
 	char* const* envp();
 	// Add or replace NAME=value.
 	void set(const std::string& name, const std::string& value);
+	// Remove NAME (every entry of it).
+	void unset(const std::string& name);
 	const std::vector<std::string>& entries() const { return vars_; }
 
       private:

@@ -28,7 +28,7 @@
 namespace phasebox::keeper {
 namespace {
 
-constexpr size_t max_message = 512;
+constexpr size_t max_message = 8192;
 constexpr size_t max_clients = 512;
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -86,13 +86,81 @@ Status send_reply(int fd, const std::string& msg)
 
 std::string error_reply(const Error& e) { return "E" + std::to_string(e.err) + ":" + e.what; }
 
+std::string one_line(std::string s)
+{
+	for (char& c : s)
+		if (c == '\n' || c == '\0')
+			c = ' ';
+	return s;
+}
+
+// "<label>\n" then key=value lines: the limits, fallback=warn, makeopts=, log=.
+std::string encode(const Request& r)
+{
+	std::string m = one_line(r.label) + "\n" + r.limits.to_lines();
+	if (r.warn)
+		m += "fallback=warn\n";
+	if (!r.makeopts.empty())
+		m += "makeopts=" + one_line(r.makeopts) + "\n";
+	if (!r.log.empty())
+		m += "log=" + one_line(r.log) + "\n";
+	return m;
+}
+
+// The inverse; every value is validated again (the sender may be hostile).
+Result<Request> decode(const std::string& m)
+{
+	Request r;
+	auto nl = m.find('\n');
+	r.label = m.substr(0, nl);
+	std::string lim;
+	size_t i = nl == std::string::npos ? m.size() : nl + 1;
+	while (i < m.size()) {
+		size_t j = m.find('\n', i);
+		if (j == std::string::npos)
+			j = m.size();
+		std::string line = m.substr(i, j - i);
+		i = j + 1;
+		if (line.rfind("fallback=", 0) == 0) {
+			if (line != "fallback=warn" && line != "fallback=fail")
+				return Error{EINVAL, "bad fallback " + quote(line.substr(9))};
+			r.warn = line == "fallback=warn";
+		} else if (line.rfind("makeopts=", 0) == 0) {
+			r.makeopts = line.substr(9, 1000);
+		} else if (line.rfind("log=", 0) == 0) {
+			r.log = line.substr(4);
+			if (Status s = accounting::check_log_path(r.log); !s)
+				return s.error();
+		} else {
+			lim += line + "\n";
+		}
+	}
+	auto l = limits::parse_lines(lim, limits::ram_bytes());
+	if (!l)
+		return l.error();
+	r.limits = std::move(l.value());
+	return r;
+}
+
+double now_s()
+{
+	struct timespec ts{};
+	::clock_gettime(CLOCK_REALTIME, &ts);
+	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 // --- the keeper process ------------------------------------------------------------
 
 struct Client {
 	UniqueFd sock;
 	UniqueFd peer; // pidfd of the connecting process
 	pid_t peer_pid = -1;
+	bool root = false; // may register, may not lease
 	std::optional<Leaf> leaf;
+	std::optional<Attached> att;
+	Request req;      // what is in force for the leaf
+	std::string log;  // where its record goes
+	double start = 0;
 };
 
 class Keeper {
@@ -163,7 +231,7 @@ class Keeper {
 		socklen_t len = sizeof cred;
 		if (::getsockopt(s.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
 			return;
-		if (static_cast<uid_t>(cred.uid) != c_.uid) {
+		if (static_cast<uid_t>(cred.uid) != c_.uid && cred.uid != 0) {
 			(void)send_reply(s.get(), error_reply({EPERM, "uid " + std::to_string(cred.uid) +
 									 " is not the build user this invocation was delegated to (uid " +
 									 std::to_string(c_.uid) + ")"}));
@@ -178,6 +246,7 @@ class Keeper {
 			pfd = pidfd_open(cred.pid);
 		cl.peer.reset(pfd);
 		cl.peer_pid = cred.pid;
+		cl.root = cred.uid == 0;
 		if (!cl.peer.valid())
 			return;
 		int fd = s.get();
@@ -215,12 +284,30 @@ class Keeper {
 		}
 		std::string msg(buf, static_cast<size_t>(n));
 		std::string reply;
-		if (msg[0] == 'L' && !cl.leaf && passed.valid()) {
-			auto r = lease(cl, passed.get(), msg.substr(1));
+		if (msg[0] == 'R' && cl.root) {
+			auto r = decode(msg.substr(1));
+			if (r) {
+				regs_[r.value().label] = r.value();
+				reply = "O";
+			} else {
+				reply = error_reply(r.error());
+			}
+		} else if (msg[0] == 'R') {
+			reply = error_reply({EPERM, "only root may register limits, not uid " + std::to_string(c_.uid)});
+		} else if (msg[0] == 'L' && cl.root) {
+			reply = error_reply({EPERM, "uid 0 is not the build user this invocation was delegated to (uid " +
+							    std::to_string(c_.uid) + "); root may only register limits"});
+		} else if (msg[0] == 'L' && !cl.leaf && passed.valid()) {
+			auto req = decode(msg.substr(1));
+			auto r = req ? lease(cl, passed.get(), req.value()) : Result<std::string>(req.error());
 			reply = r ? "O" + r.value() : error_reply(r.error());
-		} else if (msg == "K" && cl.leaf) {
-			Status s = drop_leaf(cl);
-			reply = s ? "O" : error_reply(s.error());
+		} else if (msg[0] == 'K' && cl.leaf) {
+			// "K<status>[:<orphans phasebox-reap killed>]"
+			int status = std::atoi(msg.c_str() + 1);
+			auto colon = msg.find(':');
+			size_t reaped = colon == std::string::npos ? 0 : std::strtoul(msg.c_str() + colon + 1, nullptr, 10);
+			auto rec = drop_leaf(cl, status, std::min<size_t>(reaped, 1u << 22));
+			reply = rec ? "O" + rec.value() : error_reply(rec.error());
 		} else {
 			reply = error_reply({EPROTO, "unexpected request"});
 		}
@@ -241,8 +328,20 @@ class Keeper {
 		return {};
 	}
 
-	Result<std::string> lease(Client& cl, int child_pidfd, const std::string& label)
+	Result<std::string> lease(Client& cl, int child_pidfd, const Request& asked)
 	{
+		const std::string& label = asked.label;
+		// What root registered for the package from its pkg_setup wins over what the
+		// build user's side asks for.
+		Request req = asked;
+		const std::string pkg = label.substr(0, label.rfind(':'));
+		if (auto it = regs_.find(pkg); it != regs_.end()) {
+			req.limits = it->second.limits;
+			req.warn = it->second.warn;
+			req.log = it->second.log;
+		} else {
+			req.log.clear();
+		}
 		if (!pidfd_alive(cl.peer.get()))
 			return Error{ESRCH, "the supervisor has exited"};
 		auto peer_pid = pidfd_pid(cl.peer.get());
@@ -282,7 +381,22 @@ class Keeper {
 				(void)cgroupfs::remove_tree(builds_.get(), l.name);
 				return e;
 			}
-		Status moved = write_file_at(l.dir.get(), "cgroup.procs", std::to_string(pid));
+		AttachRequest ar;
+		ar.main = &h_;
+		ar.base_path = builds_path_;
+		ar.leafdir = l.dir.get();
+		ar.label = label;
+		ar.v1_of = pid;
+		ar.name_pid = cl.peer_pid;
+		ar.warn = req.warn;
+		auto att = attach(ar, req.limits);
+		if (!att) {
+			(void)cgroupfs::remove_tree(builds_.get(), l.name);
+			return att.error();
+		}
+		Status moved = enter_mirrors(att.value(), pid);
+		if (moved)
+			moved = write_file_at(l.dir.get(), "cgroup.procs", std::to_string(pid));
 		if (!moved || !pidfd_alive(child_pidfd)) {
 			// Whatever went in must be that process; if it died meanwhile, its pid may
 			// name another process by now: back to main with it.
@@ -292,6 +406,8 @@ class Keeper {
 			if (auto pids = cgroupfs::list_pids(l.dir.get(), "cgroup.procs", false); pids && main_fd)
 				for (pid_t p : pids.value())
 					(void)write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(p));
+			std::vector<Error> ignored;
+			detach(att.value(), ignored);
 			(void)cgroupfs::remove_tree(builds_.get(), l.name);
 			return moved ? Error{ESRCH, "process " + std::to_string(pid) + " has exited"}
 				     : Error{moved.error().err, "move " + std::to_string(pid) + " into " +
@@ -299,25 +415,55 @@ class Keeper {
 		}
 		std::string name = l.name;
 		cl.leaf = std::move(l);
+		cl.att = std::move(att.value());
+		cl.log = req.log.empty() ? c_.log : req.log;
+		cl.req = std::move(req);
+		cl.start = now_s();
 		return name;
 	}
 
-	Status drop_leaf(Client& cl)
+	// Kill what is left, account, remove.  `status` is the phase's exit status as the
+	// supervisor tells it (-1: the supervisor went away).  Returns the record's JSON.
+	Result<std::string> drop_leaf(Client& cl, int status = -1, size_t reaped = 0)
 	{
 		if (!cl.leaf)
-			return {};
+			return std::string();
 		Leaf l = std::move(*cl.leaf);
 		cl.leaf.reset();
+		Attached att = cl.att ? std::move(*cl.att) : Attached{};
+		cl.att.reset();
+		accounting::Record rec;
+		rec.wall_s = now_s() - cl.start;
+		rec.start = cl.start;
+		if (auto pids = cgroupfs::list_pids(l.dir.get(), "cgroup.procs", true))
+			rec.orphans = pids.value().size();
+		rec.orphans += reaped;
 		Status killed = cgroupfs::kill_all(l.dir.get(), cgroupfs::Kind::v2,
 						   std::chrono::milliseconds(c_.kill_timeout * 1000ULL));
 		if (!killed)
 			return Error{killed.error().err, "kill what is left in " + quote(l.path) + ": " +
 								 killed.error().what};
+		rec.usage = read_usage(l.dir.get(), cgroupfs::Kind::v2, att);
+		const std::string& label = cl.req.label;
+		rec.package = label.substr(0, label.rfind(':'));
+		rec.phase = label.rfind(':') == std::string::npos ? "" : label.substr(label.rfind(':') + 1);
+		rec.uid = static_cast<long>(c_.uid);
+		rec.status = status;
+		rec.limits = cl.req.limits;
+		for (const auto& e : att.dropped)
+			rec.dropped.push_back(e.what);
+		rec.makeopts = cl.req.makeopts;
+		rec.writer = "phasebox-keeper";
+		std::vector<Error> errors;
+		detach(att, errors);
 		l.lock.reset();
 		l.dir.reset();
 		if (Status s = cgroupfs::remove_tree(builds_.get(), l.name); !s)
 			return Error{s.error().err, "remove " + quote(l.path) + ": " + s.error().what};
-		return {};
+		std::string line = accounting::to_json(rec);
+		if (Status s = accounting::append(cl.log, line); !s)
+			return Error{s.error().err, "append to the accounting log: " + s.error().what};
+		return line;
 	}
 
 	const Hierarchy& h_;
@@ -325,6 +471,7 @@ class Keeper {
 	std::string inv_path_, main_path_, builds_path_;
 	UniqueFd builds_;
 	std::map<int, Client> clients_;
+	std::map<std::string, Request> regs_; // package -> what root registered
 };
 
 // /run/phasebox, root's own: created 0755 when missing, refused when anyone else could
@@ -527,8 +674,24 @@ Result<std::string> exchange(int fd, const std::string& msg, int pass_fd)
 
 } // namespace
 
-Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd,
-		      const std::string& label)
+Status register_package(const std::string& inv_name, const Request& req)
+{
+	UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	if (!sock.valid())
+		return sys_error("socket");
+	const std::string path = socket_path(inv_name);
+	struct sockaddr_un a{};
+	a.sun_family = AF_UNIX;
+	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
+	if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
+		return sys_error("connect to the phasebox keeper at " + quote(path));
+	auto r = exchange(sock.get(), "R" + encode(req), -1);
+	if (!r)
+		return r.error();
+	return {};
+}
+
+Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd, const Request& req)
 {
 	Lease l;
 	l.sock.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -540,7 +703,7 @@ Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child
 	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
 	if (::connect(l.sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
 		return sys_error("connect to the phasebox keeper at " + quote(path));
-	auto r = exchange(l.sock.get(), "L" + label, child_pidfd);
+	auto r = exchange(l.sock.get(), "L" + encode(req), child_pidfd);
 	if (!r)
 		return r.error();
 	l.name = r.value();
@@ -558,14 +721,14 @@ Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child
 	return l;
 }
 
-Status release(Lease& l)
+Result<accounting::Record> release(Lease& l, int status, size_t reaped)
 {
-	auto r = exchange(l.sock.get(), "K", -1);
+	auto r = exchange(l.sock.get(), "K" + std::to_string(status) + ":" + std::to_string(reaped), -1);
 	l.dir.reset();
 	l.sock.reset();
 	if (!r)
 		return r.error();
-	return {};
+	return accounting::from_json(r.value());
 }
 
 } // namespace phasebox::keeper

@@ -21,6 +21,7 @@
 // it.  When emerge ends the keeper kills its leaves, removes its socket and exits.
 #pragma once
 
+#include "accounting.hh"
 #include "cgroup_setup.hh"
 #include "fd.hh"
 #include "status.hh"
@@ -40,6 +41,7 @@ struct Config {
 	uid_t uid = 0;        // the delegated (build) user
 	gid_t gid = 0;
 	unsigned kill_timeout = 10; // seconds
+	std::string log = accounting::default_log; // where records go without a registered log
 };
 
 // Start the keeper of /phasebox/<inv_name> (which must exist, with main and builds) for
@@ -49,6 +51,20 @@ Status start(const Hierarchy& h, int emerge_pidfd, const Config& c);
 
 // Remove the socket of a keeper that is gone (its invocation is being reaped).
 void remove_socket(const std::string& inv_name);
+
+// What a phase asks for (the build user's view: PHASEBOX_* as the phase sees them), or
+// what root registers for a package from its pkg_setup phase (which wins).
+struct Request {
+	std::string label;      // "cat/pf:phase"
+	limits::Limits limits;
+	bool warn = false;      // PHASEBOX_FALLBACK=warn
+	std::string makeopts;
+	std::string log;        // registrations only; "" for the keeper's default
+};
+
+// Root, from a package's pkg_setup phase: the limits of every later phase of `r.label`
+// (a package, "cat/pf") in this invocation.
+Status register_package(const std::string& inv_name, const Request& r);
 
 // A leaf the keeper made for a phase, for as long as `sock` stays open.
 struct Lease {
@@ -60,10 +76,14 @@ struct Lease {
 
 // Ask the keeper of `inv_name` to put `child` (a pidfd of this process's child, held
 // before exec) into a new leaf labelled `label`.
-Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd,
-		      const std::string& label);
+// The keeper applies the package's registered limits when root registered any, else the
+// ones asked for, and fails the request when one cannot be applied (unless `warn`).
+Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd, const Request& r);
 
-// Have the keeper kill what is left in the leaf and remove it; waits until it has.
-Status release(Lease& l);
+// Have the keeper kill what is left in the leaf and remove it; waits until it has.  The
+// keeper writes the phase's accounting record (the phase's exit `status`, and the
+// `reaped` orphans phasebox-reap killed first, as the supervisor tells them) to the log
+// and returns it.
+Result<accounting::Record> release(Lease& l, int status, size_t reaped);
 
 } // namespace phasebox::keeper

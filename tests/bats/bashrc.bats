@@ -39,7 +39,8 @@ ebuild() {
 	mkdir "${O}"
 	env -i PATH=/usr/bin:/bin HOME=/ TERM=dumb PB_SNIPPET="${SNIPPET}" PB_OUT="${O}" \
 		EBUILD_PHASE="${phase}" EBUILD_PHASE_FUNC="${func}" CATEGORY=app-misc PF="${MARK}-1" \
-		FEATURES="sandbox userpriv phasebox-cgroup" "$@" /bin/bash "${FAKE}"
+		FEATURES="sandbox userpriv phasebox-cgroup" PHASEBOX_LOG="${SCRATCH}/log/accounting.jsonl" \
+		"$@" /bin/bash "${FAKE}"
 }
 
 # After `run ebuild`: the records of the last run (ebuild ran in run's subshell, so ${O}
@@ -62,6 +63,12 @@ not_reexecuted() {
 	[[ ${STARTS} -eq 1 && ${BODIES} -eq 1 ]]
 	[[ ${BODY_CG} == "${OWN_CG}" ]]
 	[[ ${BODY_NET} == "${HOST_NET}" ]]
+}
+
+# ${stderr} is phasebox-cgroup's accounting line for phase $1 and nothing else.
+only_accounting_line() {
+	[[ ${stderr} =~ ^\ ?\*\ phasebox:\ src_${1}\ of\ app-misc/${MARK}-1:\ [^$'\n']*$ ]] ||
+		{ echo "stderr: ${stderr}" >&2; return 1; }
 }
 
 # Re-executed once: two starts, the body ran once, without the guard in its shell.
@@ -113,7 +120,7 @@ reexecuted() {
 	local phase
 	for phase in unpack prepare configure compile test install; do
 		run -0 --separate-stderr ebuild "${phase}"
-		[[ -z ${stderr} ]]
+		only_accounting_line "${phase}"
 		reexecuted
 		[[ ${BODY_CG} =~ ${LEAF_RE} ]]
 		[[ ${BODY_CG} == *":src_${phase}.pb"* ]]
@@ -158,7 +165,7 @@ reexecuted() {
 	done
 	# twin: good values are accepted and used
 	run -0 --separate-stderr ebuild compile PHASEBOX_KILL_TIMEOUT=600 PHASEBOX_CGROUP_HIERARCHY=v1 PHASEBOX_USERNS=never PHASEBOX_FALLBACK=warn
-	[[ -z ${stderr} ]]
+	only_accounting_line compile
 	reexecuted
 	[[ ${BODY} =~ freezer:/phasebox/leaves/app-misc:${MARK}-1:src_compile\.pb ]]
 }

@@ -14,7 +14,7 @@ load helpers/phasebox
 
 setup() {
 	pb_setup cgroup
-	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" )
+	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" --log "${SCRATCH}/log/accounting.jsonl" )
 	LEAF_RE="^/phasebox/leaves/cat:${MARK}:src_compile\.pb[0-9]+$"
 }
 
@@ -259,7 +259,7 @@ in_private_mounts() {
 delegated_run() { # $@: extra setpriv options
 	start_holder "${SCRATCH}/go" "${NOBODY[@]}" "$@" "${CG[@]}" --phase src_compile -- \
 		bash -c '"$0" cgroup && "$0" caps && "$0" ids' "${P}" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	# the holder itself is in its invocation's main cgroup
 	grep -qx "0::/phasebox/inv-${HOLDER}/main" "/proc/${HOLDER}/cgroup"
 	release_holder "${SCRATCH}/go"
@@ -304,7 +304,7 @@ escape_attempt() {
 	(( $1 )) && as=( "${NOBODY[@]}" --no-new-privs )
 	start_holder "${SCRATCH}/go" "${as[@]}" "${CG[@]}" --phase src_compile -- \
 		bash -c "${script}" "${CG2}" "${P}" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	release_holder "${SCRATCH}/go"
 	output=$(<"${SCRATCH}/out")
 	drop_inv "${HOLDER}"
@@ -327,12 +327,12 @@ escape_attempt() {
 	local first
 	start_holder "${SCRATCH}/go1" true
 	first=${HOLDER}
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${first}"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${first}"
 	[[ -d ${CG2}/phasebox/inv-${first}/builds ]]
 	[[ -S /run/phasebox/inv-${first}.sock ]] # its keeper (keeper.bats)
 	# twin: while its holder lives, another adopt keeps it
 	start_holder "${SCRATCH}/go2" true
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	[[ -d ${CG2}/phasebox/inv-${first} ]]
 	local second=${HOLDER}
 	HOLDER=${first}
@@ -340,7 +340,7 @@ escape_attempt() {
 	[[ -d ${CG2}/phasebox/inv-${first} ]]
 	# a third adopt reaps it
 	start_holder "${SCRATCH}/go3" true
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody "${HOLDER}"
+	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	[[ ! -e ${CG2}/phasebox/inv-${first} ]]
 	[[ -d ${CG2}/phasebox/inv-${second} ]]
 	release_holder "${SCRATCH}/go3"

@@ -12,7 +12,7 @@ load helpers/phasebox
 
 setup() {
 	pb_setup contract
-	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" )
+	CG=( "${B}/phasebox-cgroup" --package "cat/${MARK}" --log "${SCRATCH}/log/accounting.jsonl" )
 	RP=( "${B}/phasebox-reap" --package "cat/${MARK}" )
 }
 

@@ -14,6 +14,7 @@ setup() {
 	MARK="pbtty-${BATS_TEST_NUMBER}-$$-${RANDOM}"
 	CHAIN=( "${B}/phasebox-unshare" --pid --net --uts --ipc -- "${B}/phasebox-reap" -- )
 	NOBODY=( setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs )
+	TTYLOG=$(mktemp -d /tmp/pbtty.XXXXXX) # phasebox-cgroup's accounting log goes here
 }
 
 teardown() {
@@ -22,6 +23,7 @@ teardown() {
 	# setup stopped before the marker was made (PHASEBOX_BUILD unset): nothing to check,
 	# and an empty marker would match, and kill, every process on the machine.
 	[[ -n ${MARK:-} ]] || return 0
+	[[ -n ${TTYLOG:-} ]] && rm -rf "${TTYLOG}"
 	left=$(pgrep -f "${MARK}" || true)
 	if [[ -n ${left} ]]; then
 		pkill -9 -f "${MARK}" || true
@@ -64,7 +66,7 @@ teardown() {
 }
 
 @test "^C on the terminal ends the phase (130) and kills what it left (pid sandbox + cgroup)" {
-	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- "${B}/phasebox-cgroup" -- "${CHAIN[@]}" \
+	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- "${B}/phasebox-cgroup" --log "${TTYLOG}/accounting.jsonl" -- "${CHAIN[@]}" \
 		bash -c "(setsid bash -c \"echo DAEMON-UP; exec -a ${MARK} sleep 3600\" &); sleep 3600; echo NOT-REACHED"
 	[[ ${output} == *exit=130* ]]
 	[[ ${output} != *NOT-REACHED* ]]

@@ -884,10 +884,10 @@ check_chain_adopted() {
 	[[ -n ${CG2} ]] || skip "no cgroup2 hierarchy"
 	pb_as "$1"
 	# The holder is adopted as an emerge would be, then becomes the unprivileged chain.
-	run -42 bash -c '"$1/phasebox-cgroup" adopt --user nobody $$ || exit 99
+	run -42 bash -c '"$1/phasebox-cgroup" adopt --user nobody --log "$2" $$ || exit 99
 		echo "holder $(grep "^0::" /proc/self/cgroup | cut -d: -f3-)"
-		shift; exec "$@"' x "${B}" \
-		"${AS[@]}" "${B}/phasebox-cgroup" --package "test/${MARK}" -- "${U}" --net --uts --ipc --pid -- "${B}/phasebox-reap" -- \
+		shift 2; exec "$@"' x "${B}" "${SCRATCH}/log/accounting.jsonl" \
+		"${AS[@]}" "${B}/phasebox-cgroup" --package "test/${MARK}" --log "${SCRATCH}/log/accounting.jsonl" -- "${U}" --net --uts --ipc --pid -- "${B}/phasebox-reap" -- \
 		bash -c "${CHAIN_SH}" x "${MARK}"
 	[[ ${lines[0]} =~ ^holder\ (/phasebox/inv-[0-9]+)/main$ ]]
 	inv=${CG2}${BASH_REMATCH[1]}

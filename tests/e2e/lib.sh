@@ -177,7 +177,8 @@ write_make_conf() {
 	cat > "${eprefix}/etc/portage/make.conf" <<-EOF
 		# tests/e2e/run: ${name}
 		FEATURES="userpriv test -sandbox -usersandbox -news -merge-wait ${*}"
-		${no_adopt:+#}PORTAGE_IONICE_COMMAND="${pb_libexec}/phasebox-cgroup adopt \\\${PID}"
+		${no_adopt:+#}PORTAGE_IONICE_COMMAND="${pb_libexec}/phasebox-cgroup adopt --log ${eprefix}/var/log/phasebox/accounting.jsonl \\\${PID}"
+		PHASEBOX_LOG="${eprefix}/var/log/phasebox/accounting.jsonl"
 		PORTAGE_TMPDIR="${eprefix}/var/tmp"
 		PORT_LOGDIR="${logdir}/${name}"
 		DISTDIR="${eprefix}/var/cache/distfiles"
@@ -190,7 +191,7 @@ write_make_conf() {
 		E2E_SLOW_SECONDS="${slow_seconds:-300}"
 		${extra_conf:-}
 	EOF
-	mkdir -p "${logdir}/${name}"
+	mkdir -p "${logdir}/${name}" "${eprefix}/var/log"
 	res=${results}/${name}
 }
 

@@ -15,6 +15,10 @@
 //   exit N                    exits with status N
 //   kill-self SIG             dies by signal SIG (name or number), without a core dump
 //   wait-forever READY        writes pid=PID to READY, then pause()s
+//   alloc MIB                 touches MIB MiB of fresh memory, writes touched=MIB, exits 0
+//   forkloop N                forks up to N children that wait on a pipe, until fork fails;
+//                             writes forked=K and fork_errno=E, lets them go, reaps them
+//   spin SECONDS              busy-loops until its own CPU time reaches SECONDS; cpu=SECONDS
 //   stamp MODE ARGS...        runs MODE, then prints exit_ns=<CLOCK_MONOTONIC ns> last, just
 //                             before it exits (tests/bench/chain: how long the helpers
 //                             take from the phase's exit to their own)
@@ -31,6 +35,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -303,6 +308,65 @@ int cmd_wait_forever(const char* ready)
 		::pause();
 }
 
+int cmd_alloc(const char* mib_s)
+{
+	size_t mib = std::strtoul(mib_s, nullptr, 10);
+	size_t len = mib << 20;
+	void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	long page = ::sysconf(_SC_PAGESIZE);
+	for (size_t off = 0; off < len; off += static_cast<size_t>(page))
+		static_cast<volatile char*>(p)[off] = 1;
+	std::printf("touched=%zu\n", mib);
+	return 0;
+}
+
+int cmd_forkloop(const char* n_s)
+{
+	long n = std::strtol(n_s, nullptr, 10);
+	int p[2];
+	if (::pipe2(p, O_CLOEXEC) != 0)
+		die("pipe2");
+	long forked = 0;
+	int err = 0;
+	for (; forked < n; ++forked) {
+		pid_t pid = ::fork();
+		if (pid < 0) {
+			err = errno;
+			break;
+		}
+		if (pid == 0) {
+			::close(p[1]);
+			char c;
+			ssize_t r = ::read(p[0], &c, 1); // end of file once the parent lets go
+			::_exit(r < 0);
+		}
+	}
+	::close(p[1]);
+	for (long i = 0; i < forked; ++i)
+		while (::wait(nullptr) < 0 && errno == EINTR) {
+		}
+	std::printf("forked=%ld\nfork_errno=%d\n", forked, err);
+	return 0;
+}
+
+int cmd_spin(const char* s_s)
+{
+	double want = std::strtod(s_s, nullptr);
+	volatile unsigned long x = 0;
+	for (;;) {
+		for (int i = 0; i < 1000000; ++i)
+			x = x + static_cast<unsigned long>(i);
+		struct timespec ts{};
+		::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+		if (static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9 >= want)
+			break;
+	}
+	std::printf("cpu=%s\n", s_s);
+	return 0;
+}
+
 } // namespace
 
 int run_mode(int argc, char** argv);
@@ -345,5 +409,11 @@ int run_mode(int argc, char** argv)
 		return cmd_kill_self(argv[2]);
 	if (c == "wait-forever" && argc == 3)
 		return cmd_wait_forever(argv[2]);
+	if (c == "alloc" && argc == 3)
+		return cmd_alloc(argv[2]);
+	if (c == "forkloop" && argc == 3)
+		return cmd_forkloop(argv[2]);
+	if (c == "spin" && argc == 3)
+		return cmd_spin(argv[2]);
 	usage();
 }

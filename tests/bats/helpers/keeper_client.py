@@ -6,6 +6,8 @@ SOCKET "auto" is the keeper's socket of the invocation this process is in.
     keeper_client.py SOCKET other PID   ask for a leaf for process PID (any process)
     keeper_client.py SOCKET child       ask for a leaf for a child of this process, then
                                         ask the keeper to kill and remove it
+    keeper_client.py SOCKET register PKG LIMITS...
+                                        register limits (key=value) for package PKG
 
 Prints each answer of the keeper on a line of its own ("O…" granted, "E<errno>:…"
 refused), or "connect failed: …".
@@ -22,7 +24,7 @@ def ask(sock, msg, fd=None):
         socket.send_fds(sock, [msg.encode()], fds)
     except OSError:
         pass  # refused on connection already: the answer is waiting
-    answer = sock.recv(512).decode()
+    answer = sock.recv(8192).decode()
     print(answer, flush=True)
     return answer
 
@@ -55,6 +57,8 @@ def main():
             ask(sock, "K")
         os.close(w)
         os.waitpid(pid, 0)
+    elif mode == "register":
+        ask(sock, "R" + sys.argv[3] + "\n" + "".join(a + "\n" for a in sys.argv[4:]))
     else:
         sys.exit("unknown mode " + mode)
 

@@ -16,6 +16,13 @@ pb_setup() {
 	# come the file system type, the source and the super options.
 	CG2=$(awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
 	FRZ=$(awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup" && $(i+3) ~ /(^|,)freezer(,|$)/) { print $5; exit } }' /proc/self/mountinfo)
+	# The v1 hierarchies phasebox's limit and accounting mirrors go into.
+	V1_MIRRORS=()
+	local c m
+	for c in memory pids cpu blkio; do
+		m=$(awk -v c="${c}" '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup" && $(i+3) ~ ("(^|,)" c "(,|$)")) { print $5; exit } }' /proc/self/mountinfo)
+		[[ -n ${m} ]] && V1_MIRRORS+=( "${m}" )
+	done
 	NOBODY=( setpriv --reuid=65534 --regid=65534 --clear-groups )
 	ulimit -c 0
 }
@@ -31,16 +38,24 @@ pb_left_cgroups() {
 			[[ -d ${root}/phasebox/inv-${pid} ]] && echo "${root}/phasebox/inv-${pid}"
 		done <"${SCRATCH}/invs"
 	done
+	# Mirrors (common/cgroup_limits.hh) are named like leaves, below wherever the phase was.
+	for root in "${V1_MIRRORS[@]}"; do
+		find "${root}" -mindepth 1 -type d -name "*${MARK}*" -prune
+	done
 }
 
 # Kill what is in the cgroup directories given and remove them, depth first.
 pb_remove_cgroups() {
 	local d f pid
+	local -a pids
 	for d in "$@"; do
 		[[ -d ${d} ]] || continue
+		pids=()
 		while IFS= read -r f; do
-			while read -r pid; do kill -9 "${pid}" 2>/dev/null || true; done <"${f}"
+			while read -r pid; do pids+=( "${pid}" ); done <"${f}"
 		done < <(find "${d}" -name cgroup.procs)
+		# Killed and gone (through pidfds) before the rmdir, which fails while any is left.
+		(( ${#pids[@]} )) && { pb_kill_wait "${pids[@]}" || true; }
 		find "${d}" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	done
 }
