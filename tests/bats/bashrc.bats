@@ -65,12 +65,6 @@ not_reexecuted() {
 	[[ ${BODY_NET} == "${HOST_NET}" ]]
 }
 
-# ${stderr} is phasebox-cgroup's accounting line for phase $1 and nothing else.
-only_accounting_line() {
-	[[ ${stderr} =~ ^\ ?\*\ phasebox:\ src_${1}\ of\ app-misc/${MARK}-1:\ [^$'\n']*$ ]] ||
-		{ echo "stderr: ${stderr}" >&2; return 1; }
-}
-
 # Re-executed once: two starts, the body ran once, without the guard in its shell.
 reexecuted() {
 	records
@@ -120,7 +114,7 @@ reexecuted() {
 	local phase
 	for phase in unpack prepare configure compile test install; do
 		run -0 --separate-stderr ebuild "${phase}"
-		only_accounting_line "${phase}"
+		pb_only_accounting_line "${phase}"
 		reexecuted
 		[[ ${BODY_CG} =~ ${LEAF_RE} ]]
 		[[ ${BODY_CG} == *":src_${phase}.pb"* ]]
@@ -165,7 +159,7 @@ reexecuted() {
 	done
 	# twin: good values are accepted and used
 	run -0 --separate-stderr ebuild compile PHASEBOX_KILL_TIMEOUT=600 PHASEBOX_CGROUP_HIERARCHY=v1 PHASEBOX_USERNS=never PHASEBOX_FALLBACK=warn
-	only_accounting_line compile
+	pb_only_accounting_line compile
 	reexecuted
 	[[ ${BODY} =~ freezer:/phasebox/leaves/app-misc:${MARK}-1:src_compile\.pb ]]
 }

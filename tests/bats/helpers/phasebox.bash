@@ -146,3 +146,11 @@ pb_dead() {
 		return 1
 	fi
 }
+
+# Succeeds when all the phase wrote on stderr (${stderr}, from run --separate-stderr) is
+# phasebox-cgroup's one accounting line for src_$1 of app-misc/${MARK}-1 (the package the
+# fake ebuild.sh runs).
+pb_only_accounting_line() {
+	[[ ${stderr} =~ ^\ ?\*\ phasebox:\ src_${1}\ of\ app-misc/${MARK}-1:\ [^$'\n']*$ ]] ||
+		{ echo "stderr: ${stderr}" >&2; return 1; }
+}
