@@ -78,7 +78,12 @@ $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ)
 	@mkdir -p $(@D)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
-check: check-unit check-bats check-e2e check-sanitize
+check: check-unit check-bats check-stress check-e2e check-sanitize
+
+# The chain under load and faults: 1000 phases in sequence, 50 at once, helpers SIGKILLed at
+# random moments, a fork bomb under a pids limit; nothing may be left (tests/stress/run).
+check-stress: all $(B)/phasebox-probe
+	PHASEBOX_BUILD=$(abspath $(B)) tests/stress/run
 
 # The unit and bats suites again, with the helpers built with ASan and UBSan (any finding
 # fails), in a build tree of their own.  Skipped when this build already is one.
@@ -157,12 +162,12 @@ format:
 
 lint:
 	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench tests/bench/chain \
-		.ci/run tests/restrict/restrict
+		tests/stress/run .ci/run tests/restrict/restrict
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 
 clean:
 	rm -rf $(B) $(B)-asan $(B)-fuzz
 
-.PHONY: all check check-unit check-bats check-e2e check-sanitize fuzz bench deps install format lint clean
+.PHONY: all check check-unit check-bats check-stress check-e2e check-sanitize fuzz bench deps install format lint clean
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)
