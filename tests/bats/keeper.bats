@@ -198,7 +198,7 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	drop_inv "${HOLDER}"
 }
 
-@test "security: the keeper refuses a caller outside main, and a caller of another uid" {
+@test "security: the keeper refuses a caller outside main, root asking for a lease, and a caller of another uid" {
 	start_holder "${SCRATCH}/go" true
 	adopt_holder
 	local child
@@ -208,6 +208,11 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	# root (not the build user) in main
 	bash -c 'echo $$ >"$0/main/cgroup.procs"; exec "$@"' "${INV}" "${CLIENT[@]}" "${SOCK}" other "${VICTIM}" >"${SCRATCH}/out"
 	[[ $(<"${SCRATCH}/out") == "E1:uid 0 is not the build user this invocation was delegated to (uid 65534); root may only register limits" ]]
+	# a third uid, neither root nor the build user, in main: refused as it connects
+	bash -c 'echo $$ >"$0/main/cgroup.procs"; exec "$@"' "${INV}" \
+		setpriv --reuid=65533 --regid=65533 --clear-groups \
+		"${CLIENT[@]}" "${SOCK}" other "${VICTIM}" >"${SCRATCH}/out"
+	[[ $(<"${SCRATCH}/out") == "E1:uid 65533 is not the build user this invocation was delegated to (uid 65534)" ]]
 	in_main "${VICTIM}"
 	run_holder
 	drop_inv "${HOLDER}"
