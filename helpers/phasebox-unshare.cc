@@ -1,13 +1,16 @@
 // phasebox-unshare — run the next program in new namespaces.
 //
 //   phasebox-unshare [--net] [--uts] [--ipc] [--pid] [--mount] [--userns auto|never|always]
-//                    [--hostname NAME] [--package ATOM] [--phase PHASE] -- PROG [ARGS...]
+//                    [--hostname NAME] [--proxy-socket PATH] [--package ATOM] [--phase PHASE]
+//                    -- PROG [ARGS...]
 //
 // With a user namespace (--userns always, or auto for a non-root caller), it first
 // unshares one mapping the caller's uid and gid to themselves, and creates the other
 // namespaces inside it, with the capabilities it holds there; no privilege is needed, so
 // it works under no_new_privs.  --net: lo up with 127.0.0.1/8 and ::1, plus 10.0.0.1/8 and
-// fd::1/8.  --uts: hostname "localhost" (or --hostname).  --mount (and --pid, which needs
+// fd::1/8; with --proxy-socket, the destinations phasebox-proxy (listening on PATH, outside)
+// lets through get a listening socket each on lo, handed over to the proxy (see
+// common/handoff.hh), so a plain connect() to them reaches it.  --uts: hostname "localhost" (or --hostname).  --mount (and --pid, which needs
 // one for its /proc): every mount made a slave of the parent namespace's.  --pid: it
 // forks; the child is pid 1 of the new namespace, mounts a fresh /proc and execs PROG (a
 // reaper: phasebox-reap); the parent forwards signals, waits, and passes the status on;
@@ -21,6 +24,7 @@
 #include "common/cli.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
+#include "common/handoff.hh"
 #include "common/namespaces.hh"
 #include "common/netlink.hh"
 #include "common/privs.hh"
@@ -43,6 +47,7 @@ struct Options {
 	std::string hostname = "localhost";
 	std::string package = "unknown";
 	std::string phase = "phase";
+	std::string proxy_socket;
 	std::vector<std::string> next;
 };
 
@@ -64,6 +69,8 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 				       ? std::string("not a valid hostname")
 				       : std::string();
 		});
+	app.add_option("--proxy-socket", o.proxy_socket,
+		       "with --net: hand listening sockets for phasebox-proxy's destinations to the proxy at PATH");
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	if (auto rc = cli::parse(app, args.own, prog))
@@ -73,6 +80,10 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	o.next = args.next;
 	if (o.pid)
 		o.mount = true;
+	if (!o.proxy_socket.empty() && !o.net) {
+		std::fprintf(stderr, "%s: --proxy-socket needs --net\n%s: try '%s --help'\n", prog, prog, prog);
+		return ex::usage;
+	}
 	return std::nullopt;
 }
 
@@ -104,6 +115,9 @@ Status configure(const Options& o)
 			return s;
 	if (o.uts)
 		if (Status s = ns::set_hostname(o.hostname); !s)
+			return s;
+	if (!o.proxy_socket.empty())
+		if (Status s = handoff::hand_over(o.proxy_socket); !s)
 			return s;
 	return {};
 }

@@ -74,6 +74,21 @@ Status add_address(int family, const void* addr, size_t addrlen, unsigned char p
 
 } // namespace
 
+Status add_loopback_address(int family, const void* addr)
+{
+	unsigned idx = ::if_nametoindex("lo");
+	if (idx == 0)
+		return sys_error("if_nametoindex(lo)");
+	char text[INET6_ADDRSTRLEN] = "?";
+	::inet_ntop(family, addr, text, sizeof text);
+	bool v4 = family == AF_INET;
+	if (Status s = add_address(family, addr, v4 ? sizeof(struct in_addr) : sizeof(struct in6_addr),
+				   v4 ? 32 : 128, idx);
+	    !s)
+		return Error{s.error().err, std::string("add ") + text + " to lo: " + s.error().what};
+	return {};
+}
+
 Status configure_loopback()
 {
 	if (Status s = link_up("lo"); !s)
