@@ -167,6 +167,10 @@ phasebox_reexec() {
 			fi
 		fi
 		[[ -n ${PHASEBOX_NETWORK_ALLOW//[[:space:]]} ]] && chain+=( --allow "${PHASEBOX_NETWORK_ALLOW}" )
+		# Under Portage's own network-sandbox this phase (and so the proxy) is already in a
+		# namespace with no way out but Portage's SOCKS5 proxy: go through it.
+		[[ ${PORTAGE_SOCKS5_PROXY} == /* && -S ${PORTAGE_SOCKS5_PROXY} ]] &&
+			chain+=( --upstream-socks "${PORTAGE_SOCKS5_PROXY}" )
 		chain+=( -- )
 		# The SOCKS clients (Gentoo's distcc, PORTAGE_SOCKS5_PROXY users) use the proxy;
 		# Portage passes both variables to every phase, and never saves them.

@@ -69,6 +69,7 @@ struct Options {
 	std::optional<std::string> distcc_hosts;
 	std::vector<std::string> distcc_hosts_files;
 	std::vector<std::string> allow;
+	std::string upstream_socks;
 	std::string package = "unknown";
 	std::string phase = "phase";
 	std::vector<std::string> next;
@@ -84,6 +85,13 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--distcc-hosts-file", o.distcc_hosts_files,
 		       "without --distcc-hosts: the first readable of these hosts files (as distcc reads them)");
 	app.add_option("--allow", o.allow, "allow these whitespace-separated HOST:PORT / [IPV6]:PORT");
+	app.add_option("--upstream-socks", o.upstream_socks,
+		       "connect through this SOCKS5 unix socket (Portage's network-sandbox proxy) instead of directly")
+		->check([](const std::string& p) {
+			return p.empty() || p[0] != '/' || p.size() >= sizeof(sockaddr_un::sun_path)
+				       ? std::string("an absolute path shorter than 108 bytes")
+				       : std::string();
+		});
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	if (auto rc = cli::parse(app, args.own, prog))
@@ -351,7 +359,7 @@ struct Buffer {
 	}
 };
 
-enum class State { greeting, request, connecting, relay, closing };
+enum class State { greeting, request, connecting, up_handshake, relay, closing };
 
 struct Conn {
 	UniqueFd client, upstream;
@@ -362,6 +370,7 @@ struct Conn {
 	bool client_eof = false, upstream_eof = false, upstream_shut = false, client_shut = false;
 	std::vector<Addr> candidates;
 	size_t next = 0;
+	std::vector<uint8_t> hs; // the upstream SOCKS server's answer, as far as it came
 	std::string dest;
 	uint32_t client_ev = 0, upstream_ev = 0;
 	bool dead = false;
@@ -373,6 +382,7 @@ struct Server {
 	Server(const Policy& p, pid_t c, Listener& l) : policy(p), child(c), unix_listener(l) {}
 	const Policy& policy;
 	pid_t child;
+	std::string upstream_socks; // chain through this SOCKS5 server (Portage's), or connect
 	UniqueFd ep, sig;
 	Listener& unix_listener;
 	std::vector<std::pair<UniqueFd, Addr>> transparent;
@@ -417,6 +427,8 @@ struct Server {
 			cev |= EPOLLOUT;
 		if (c.state == State::connecting)
 			uev = EPOLLOUT;
+		else if (c.state == State::up_handshake)
+			uev = EPOLLIN;
 		else if (c.state == State::relay) {
 			if (!c.upstream_eof && c.u2c.space() > 0)
 				uev |= EPOLLIN;
@@ -469,11 +481,19 @@ struct Server {
 			const Addr& a = c.candidates[c.next++];
 			struct sockaddr_storage ss;
 			socklen_t len = to_sockaddr(a, ss);
-			UniqueFd fd(::socket(a.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+			if (!upstream_socks.empty()) {
+				auto* sun = reinterpret_cast<struct sockaddr_un*>(&ss);
+				ss = {};
+				sun->sun_family = AF_UNIX;
+				std::memcpy(sun->sun_path, upstream_socks.data(), upstream_socks.size());
+				len = sizeof *sun;
+			}
+			UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 			if (!fd.valid())
 				continue;
+			c.hs.clear();
 			if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&ss), len) == 0 ||
-			    errno == EINPROGRESS) {
+			    errno == EINPROGRESS || (errno == EAGAIN && ss.ss_family == AF_UNIX)) {
 				c.upstream = std::move(fd);
 				c.state = State::connecting;
 				return;
@@ -494,9 +514,51 @@ struct Server {
 			start_connect(c);
 			return;
 		}
+		if (!upstream_socks.empty()) {
+			// Greeting and CONNECT at once: a few bytes into a fresh socket's buffer.
+			const Addr& a = c.candidates[c.next - 1];
+			auto m = socks5::connect_request(a.family, a.bytes, a.port);
+			if (::send(c.upstream.get(), m.data(), m.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(m.size())) {
+				start_connect(c);
+				return;
+			}
+			c.state = State::up_handshake;
+			return;
+		}
+		relaying(c);
+	}
+
+	void relaying(Conn& c)
+	{
 		c.state = State::relay;
 		if (c.socks)
 			c.u2c.append(socks5::reply(socks5::rep_ok));
+	}
+
+	// The upstream SOCKS server's answer; what follows it is the destination's.
+	void up_answer(Conn& c)
+	{
+		uint8_t buf[512];
+		ssize_t n = ::recv(c.upstream.get(), buf, sizeof buf, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0)
+			return start_connect(c);
+		c.hs.insert(c.hs.end(), buf, buf + n);
+		uint8_t rep = 0;
+		size_t used = 0;
+		auto r = socks5::parse_connect_answer(c.hs.data(), c.hs.size(), rep, used);
+		if (r == socks5::Parse::need_more && c.hs.size() < 300)
+			return;
+		if (r != socks5::Parse::ok || rep != socks5::rep_ok) {
+			report::message("the upstream SOCKS proxy %s did not connect to %s (reply %d)",
+					quote(upstream_socks).c_str(), c.dest.c_str(), r == socks5::Parse::ok ? rep : -1);
+			return start_connect(c);
+		}
+		std::vector<uint8_t> rest(c.hs.begin() + static_cast<long>(used), c.hs.end());
+		c.hs.clear();
+		relaying(c);
+		c.u2c.append(rest);
 	}
 
 	void handoff(Conn& c)
@@ -662,13 +724,16 @@ struct Server {
 				fill(c, c.client.get(), c.c2u, c.client_eof);
 				if (c.state == State::greeting || c.state == State::request)
 					advance(c);
-				if (c.client_eof && c.state != State::relay && c.state != State::connecting)
+				if (c.client_eof && (c.state == State::greeting || c.state == State::request ||
+						     c.state == State::closing))
 					c.dead = true;
 			}
 			if ((ev & EPOLLOUT) && !c.dead)
 				drain(c, c.client.get(), c.u2c);
 		} else if (c.state == State::connecting) {
 			connected(c);
+		} else if (c.state == State::up_handshake) {
+			up_answer(c);
 		} else if (c.state == State::relay) {
 			if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				fill(c, c.upstream.get(), c.u2c, c.upstream_eof);
@@ -841,6 +906,7 @@ int main(int argc, char** argv)
 	::signal(SIGPIPE, SIG_IGN); // the child has exec'd: only this process ignores it
 
 	Server srv(policy, child.value().pid, listener.value());
+	srv.upstream_socks = o.upstream_socks;
 	auto sig = signal_fd();
 	if (sig)
 		srv.sig = std::move(sig.value());

@@ -1,6 +1,7 @@
 #include "socks5.hh"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <cctype>
 
 namespace phasebox::socks5 {
@@ -75,6 +76,54 @@ Parse parse_request(const uint8_t* p, size_t n, Request& out)
 }
 
 std::vector<uint8_t> method_reply(bool no_auth) { return {5, static_cast<uint8_t>(no_auth ? 0x00 : 0xff)}; }
+
+std::vector<uint8_t> connect_request(int family, const uint8_t* addr, unsigned port)
+{
+	const size_t len = family == AF_INET ? 4 : 16;
+	std::vector<uint8_t> m;
+	m.reserve(9 + len);
+	for (uint8_t b : {5, 1, 0, 5, 1, 0})
+		m.push_back(b);
+	m.push_back(static_cast<uint8_t>(family == AF_INET ? 1 : 4));
+	for (size_t i = 0; i < len; ++i)
+		m.push_back(addr[i]);
+	m.push_back(static_cast<uint8_t>(port >> 8));
+	m.push_back(static_cast<uint8_t>(port & 0xff));
+	return m;
+}
+
+Parse parse_connect_answer(const uint8_t* p, size_t n, uint8_t& rep, size_t& consumed)
+{
+	if (n >= 1 && p[0] != 5)
+		return Parse::bad;
+	if (n >= 2 && p[1] != 0)
+		return Parse::bad;
+	if (n < 6)
+		return n >= 3 && p[2] != 5 ? Parse::bad : Parse::need_more;
+	if (p[2] != 5 || p[4] != 0)
+		return Parse::bad;
+	size_t addr;
+	switch (p[5]) {
+	case 1:
+		addr = 4;
+		break;
+	case 4:
+		addr = 16;
+		break;
+	case 3:
+		if (n < 7)
+			return Parse::need_more;
+		addr = 1 + static_cast<size_t>(p[6]);
+		break;
+	default:
+		return Parse::bad;
+	}
+	if (n < 6 + addr + 2)
+		return Parse::need_more;
+	rep = p[3];
+	consumed = 6 + addr + 2;
+	return Parse::ok;
+}
 
 std::vector<uint8_t> reply(uint8_t rep) { return {5, rep, 0, 1, 0, 0, 0, 0, 0, 0}; }
 

@@ -44,4 +44,14 @@ std::vector<uint8_t> method_reply(bool no_auth);
 // A reply to a request with bound address 0.0.0.0:0 (clients do not use it).
 std::vector<uint8_t> reply(uint8_t rep);
 
+// The client side, for chaining through another SOCKS5 server (Portage's own
+// network-sandbox proxy): the greeting (no authentication) and a CONNECT to a numeric
+// address (`addr` is 4 bytes for AF_INET, 16 for AF_INET6) in one message.
+std::vector<uint8_t> connect_request(int family, const uint8_t* addr, unsigned port);
+
+// That server's answers: the method selection (05 00) then the reply (05 REP 00 ATYP
+// BND.ADDR BND.PORT).  ok with `rep` and `consumed` once both are complete; bad on a
+// refused method, a wrong version or reserved byte, an unknown address type.
+Parse parse_connect_answer(const uint8_t* p, size_t n, uint8_t& rep, size_t& consumed);
+
 } // namespace phasebox::socks5

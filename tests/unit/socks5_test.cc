@@ -4,6 +4,7 @@
 #include "common/socks5.hh"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 using namespace phasebox::socks5;
 
@@ -115,6 +116,48 @@ TEST(Replies, Bytes)
 	EXPECT_EQ(method_reply(true), (Bytes{5, 0}));
 	EXPECT_EQ(method_reply(false), (Bytes{5, 0xff}));
 	EXPECT_EQ(reply(rep_not_allowed), (Bytes{5, 2, 0, 1, 0, 0, 0, 0, 0, 0}));
+}
+
+} // namespace
+
+namespace {
+
+TEST(Chaining, ConnectRequest)
+{
+	const uint8_t v4[4] = {10, 213, 8, 2};
+	EXPECT_EQ(connect_request(AF_INET, v4, 3632), (Bytes{5, 1, 0, 5, 1, 0, 1, 10, 213, 8, 2, 0x0e, 0x30}));
+	uint8_t v6[16] = {0xfd};
+	v6[15] = 2;
+	Bytes m = connect_request(AF_INET6, v6, 22);
+	ASSERT_EQ(m.size(), 6u + 1 + 16 + 2);
+	EXPECT_EQ(m[6], 4);
+	EXPECT_EQ(m[7], 0xfd);
+	EXPECT_EQ(m[22], 2);
+	EXPECT_EQ(m[24], 22);
+}
+
+TEST(Chaining, Answers)
+{
+	uint8_t rep = 0xee;
+	size_t used = 0;
+	Bytes ok{5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0x12, 0x34, 'd', 'a', 't', 'a'};
+	ASSERT_EQ(parse_connect_answer(ok.data(), ok.size(), rep, used), Parse::ok);
+	EXPECT_EQ(rep, 0);
+	EXPECT_EQ(used, 12u); // what follows is the destination's
+	for (size_t n = 0; n < 12; ++n)
+		EXPECT_EQ(parse_connect_answer(ok.data(), n, rep, used), Parse::need_more) << n;
+	Bytes refused{5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0};
+	ASSERT_EQ(parse_connect_answer(refused.data(), refused.size(), rep, used), Parse::ok);
+	EXPECT_EQ(rep, 5);
+	Bytes v6{5, 0, 5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80};
+	ASSERT_EQ(parse_connect_answer(v6.data(), v6.size(), rep, used), Parse::ok);
+	EXPECT_EQ(used, v6.size());
+	Bytes name{5, 0, 5, 0, 0, 3, 2, 'a', 'b', 0, 80};
+	ASSERT_EQ(parse_connect_answer(name.data(), name.size(), rep, used), Parse::ok);
+	EXPECT_EQ(used, name.size());
+	for (Bytes b : {Bytes{5, 0xff}, Bytes{4, 0}, Bytes{5, 0, 4}, Bytes{5, 0, 5, 0, 1, 1, 0, 0, 0, 0, 0, 0},
+			Bytes{5, 0, 5, 0, 0, 9, 0, 0}})
+		EXPECT_EQ(parse_connect_answer(b.data(), b.size(), rep, used), Parse::bad);
 }
 
 } // namespace

@@ -6,10 +6,11 @@
 #                    three jobs; from inside each sandboxed phase, another port of the same
 #                    host is unreachable directly and refused by the proxy (logged once per
 #                    phase); the proxy runs with no capabilities and is gone afterwards.
-#   distcc-twin      distcc alone: the same jobs reach distccd, and that other port answers
-#                    (the checks above can see the opposite).
-# Portage's own network-sandbox is off in both: see README.md ("distcc through the network
-# sandbox") for what changes when it is on.
+#   distcc-native    the same with Portage's own ipc-/network-/pid-sandbox on: the phase is
+#                    already in Portage's network namespace, and the proxy connects through
+#                    Portage's SOCKS5 proxy (PORTAGE_SOCKS5_PROXY); the same checks.
+#   distcc-twin      distcc alone, natives off: the same jobs reach distccd, and that other
+#                    port answers (the checks above can see the opposite).
 # shellcheck shell=bash
 
 e2e_more_scenarios+=(distcc)
@@ -110,12 +111,14 @@ scenario_distcc() {
 	mkdir -p "${eprefix}/usr/lib"
 	ln -sfn /usr/lib/distcc "${eprefix}/usr/lib/distcc"
 
-	for name in distcc distcc-twin; do
+	for name in distcc distcc-native distcc-twin; do
 		extra_conf="DISTCC_HOSTS=\"${distcc_net}.2/2\"
 E2E_DISTCC_REMOTE=\"${distcc_net}.2\"
 E2E_DISTCC_OTHER=3633"
 		if [[ ${name} == distcc ]]; then
 			write_make_conf "${name}" "${native_off[@]}" distcc phasebox-network-sandbox
+		elif [[ ${name} == distcc-native ]]; then
+			write_make_conf "${name}" "${native_on[@]}" distcc phasebox-network-sandbox
 		else
 			write_make_conf "${name}" "${native_off[@]}" distcc
 		fi
@@ -128,7 +131,7 @@ E2E_DISTCC_OTHER=3633"
 		p=$(e2e_distcc_probe_value "${name}" gcc)
 		check "${name}: src_compile's gcc is distcc's masquerade (${p})" test "${p}" = "${eprefix}/usr/lib/distcc/gcc"
 		log=$(build_log "${name}" distcc)
-		if [[ ${name} == distcc ]]; then
+		if [[ ${name} != distcc-twin ]]; then
 			for p in src_configure src_compile src_test; do
 				check "${name}: ${p}: ${distcc_net}.2:3633 (not in DISTCC_HOSTS) unreachable directly" \
 					test "$(sed -n 's/^direct //p' "${res}/distcc.${p}.distcc")" = unreachable
@@ -146,6 +149,14 @@ E2E_DISTCC_OTHER=3633"
 				eval 'test -z "${bad}" && grep -q "^CapEff: 0\{16\}$" "${res}/distcc.src_compile.distcc"'
 			check "${name}: src_compile's phasebox-proxy has no_new_privs" \
 				grep -q '^NoNewPrivs: 1$' "${res}/distcc.src_compile.distcc"
+			p=$(e2e_distcc_probe_value "${name}" proxy_cmdline)
+			if [[ ${name} == distcc-native ]]; then
+				check "${name}: the proxy connects through Portage's own SOCKS5 proxy (--upstream-socks …/.portage.<pid>.net.sock)" \
+					eval '[[ ${p} == *" --upstream-socks "*/.portage.*.net.sock" "* ]]'
+			else
+				check "${name}: the proxy connects directly (no --upstream-socks) with Portage's network-sandbox off" \
+					eval '[[ ${p} == *phasebox-proxy* && ${p} != *--upstream-socks* ]]'
+			fi
 			proxies=$(cat "${res}"/distcc.src_*.distcc | sed -n 's/^proxy //p' | tr '\n' ' ')
 			check "${name}: a phasebox-proxy ran in src_configure, src_compile and src_test (${proxies})" \
 				test "$(wc -w <<<"${proxies}")" -eq 3 -a "${proxies//none/}" = "${proxies}"

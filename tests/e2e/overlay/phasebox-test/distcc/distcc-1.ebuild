@@ -45,6 +45,7 @@ e2e_distcc_probe() {
 			PY
 		)"
 		echo "proxy ${pid:-none}"
+		[[ -n ${pid} ]] && echo "proxy_cmdline $(tr '\0' ' ' < "/proc/${pid}/cmdline")"
 		[[ -n ${pid} ]] && grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' "/proc/${pid}/status" | tr -s '\t' ' '
 		echo "gcc $(type -P gcc)"
 	} > "$(e2e_file distcc)"
