@@ -579,7 +579,7 @@ struct Server {
 		std::string list = handoff::format_list(want);
 		if (::send(fd, list.data(), list.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(list.size()))
 			return report::ignoring(sys_error("send the list to phasebox-unshare"));
-		char byte;
+		char byte = 0;
 		struct iovec iov{&byte, 1};
 		alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * handoff::max_listeners)];
 		struct msghdr msg{};
