@@ -57,7 +57,8 @@
 using namespace phasebox;
 namespace ex = phasebox::exit_code;
 
-namespace {
+namespace
+{
 
 const char* const prog = "phasebox-proxy";
 constexpr size_t max_conns = 128;
@@ -78,20 +79,26 @@ struct Options {
 std::optional<int> parse(const cli::Split& args, Options& o)
 {
 	CLI::App app{"Relay TCP from a network-sandboxed PROG to the allowed hosts only.\n"
-		     "Usage: phasebox-proxy --socket PATH [OPTIONS] -- PROG [ARGS...]",
-		     prog};
-	app.add_option("--socket", o.socket, "the unix socket to listen on (SOCKS5, and the hand-over)")->required();
-	app.add_option("--distcc-hosts", o.distcc_hosts, "allow the TCP hosts of this DISTCC_HOSTS value");
+	             "Usage: phasebox-proxy --socket PATH [OPTIONS] -- PROG [ARGS...]",
+	             prog};
+	app.add_option("--socket", o.socket,
+	               "the unix socket to listen on (SOCKS5, and the hand-over)")
+	    ->required();
+	app.add_option("--distcc-hosts", o.distcc_hosts,
+	               "allow the TCP hosts of this DISTCC_HOSTS value");
 	app.add_option("--distcc-hosts-file", o.distcc_hosts_files,
-		       "without --distcc-hosts: the first readable of these hosts files (as distcc reads them)");
-	app.add_option("--allow", o.allow, "allow these whitespace-separated HOST:PORT / [IPV6]:PORT");
+	               "without --distcc-hosts: the first readable of these hosts files (as distcc "
+	               "reads them)");
+	app.add_option("--allow", o.allow,
+	               "allow these whitespace-separated HOST:PORT / [IPV6]:PORT");
 	app.add_option("--upstream-socks", o.upstream_socks,
-		       "connect through this SOCKS5 unix socket (Portage's network-sandbox proxy) instead of directly")
-		->check([](const std::string& p) {
-			return p.empty() || p[0] != '/' || p.size() >= sizeof(sockaddr_un::sun_path)
-				       ? std::string("an absolute path shorter than 108 bytes")
-				       : std::string();
-		});
+	               "connect through this SOCKS5 unix socket (Portage's network-sandbox proxy) "
+	               "instead of directly")
+	    ->check([](const std::string& p) {
+		    return p.empty() || p[0] != '/' || p.size() >= sizeof(sockaddr_un::sun_path)
+		               ? std::string("an absolute path shorter than 108 bytes")
+		               : std::string();
+	    });
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	if (auto rc = cli::parse(app, args.own, prog))
@@ -120,7 +127,7 @@ std::string to_text(const Addr& a)
 	char buf[INET6_ADDRSTRLEN] = "?";
 	::inet_ntop(a.family, a.bytes, buf, sizeof buf);
 	return a.family == AF_INET6 ? "[" + std::string(buf) + "]:" + std::to_string(a.port)
-				    : std::string(buf) + ":" + std::to_string(a.port);
+	                            : std::string(buf) + ":" + std::to_string(a.port);
 }
 
 bool from_sockaddr(const struct sockaddr_storage& ss, Addr& a)
@@ -219,7 +226,8 @@ Result<allow::Parsed> read_lists(const Options& o)
 		if (!r)
 			return r.error();
 		for (auto& e : r.value().endpoints)
-			if (std::find(all.endpoints.begin(), all.endpoints.end(), e) == all.endpoints.end())
+			if (std::find(all.endpoints.begin(), all.endpoints.end(), e) ==
+			    all.endpoints.end())
 				all.endpoints.push_back(e);
 		for (auto& n : r.value().notes)
 			all.notes.push_back(n);
@@ -252,7 +260,8 @@ Policy resolve(const allow::Parsed& lists)
 	Policy p;
 	for (const allow::Endpoint& e : lists.endpoints) {
 		Dest d{e, {}};
-		struct addrinfo hints{};
+		struct addrinfo hints {
+		};
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_family = AF_UNSPEC;
 		struct addrinfo* res = nullptr;
@@ -260,14 +269,16 @@ Policy resolve(const allow::Parsed& lists)
 		int rc = ::getaddrinfo(e.host.c_str(), port.c_str(), &hints, &res);
 		if (rc != 0) {
 			report::message("cannot resolve %s (%s): connections to it will be refused",
-					allow::to_string(e).c_str(), ::gai_strerror(rc));
+			                allow::to_string(e).c_str(), ::gai_strerror(rc));
 			continue;
 		}
 		for (auto* ai = res; ai; ai = ai->ai_next) {
-			struct sockaddr_storage ss{};
+			struct sockaddr_storage ss {
+			};
 			std::memcpy(&ss, ai->ai_addr, std::min<size_t>(ai->ai_addrlen, sizeof ss));
 			Addr a;
-			if (from_sockaddr(ss, a) && std::find(d.addrs.begin(), d.addrs.end(), a) == d.addrs.end())
+			if (from_sockaddr(ss, a) &&
+			    std::find(d.addrs.begin(), d.addrs.end(), a) == d.addrs.end())
 				d.addrs.push_back(a);
 		}
 		::freeaddrinfo(res);
@@ -287,16 +298,19 @@ struct Listener {
 // A stale socket of ours (a killed run) is replaced; anything else at PATH is an error.
 Result<Listener> listen_unix(const std::string& path)
 {
-	struct sockaddr_un sun{};
+	struct sockaddr_un sun {
+	};
 	sun.sun_family = AF_UNIX;
 	if (path.empty() || path.size() >= sizeof sun.sun_path)
 		return Error{ENAMETOOLONG, "socket path " + quote(path) + " (at most " +
-						   std::to_string(sizeof sun.sun_path - 1) + " bytes)"};
+		                               std::to_string(sizeof sun.sun_path - 1) + " bytes)"};
 	std::memcpy(sun.sun_path, path.data(), path.size());
-	struct stat st{};
+	struct stat st {
+	};
 	if (::lstat(path.c_str(), &st) == 0) {
 		if (!S_ISSOCK(st.st_mode) || st.st_uid != ::geteuid())
-			return Error{EEXIST, quote(path) + " exists and is not a socket of this user"};
+			return Error{EEXIST,
+			             quote(path) + " exists and is not a socket of this user"};
 		if (::unlink(path.c_str()) != 0)
 			return sys_error("remove the stale socket " + quote(path));
 	}
@@ -321,7 +335,8 @@ Result<Listener> listen_unix(const std::string& path)
 
 void remove_unix(const std::string& path, const Listener& l)
 {
-	struct stat st{};
+	struct stat st {
+	};
 	if (::lstat(path.c_str(), &st) == 0 && st.st_dev == l.dev && st.st_ino == l.ino)
 		::unlink(path.c_str());
 }
@@ -388,7 +403,7 @@ struct Server {
 	std::vector<std::pair<UniqueFd, Addr>> transparent;
 	std::vector<std::unique_ptr<Conn>> conns = std::vector<std::unique_ptr<Conn>>(max_conns);
 	std::set<std::string> logged;
-	bool handed_over = false, full_logged = false;
+	bool handed_over = false, full_logged = false, conns_logged = false;
 
 	void refuse_log(const std::string& what)
 	{
@@ -401,15 +416,17 @@ struct Server {
 			return;
 		}
 		logged.insert(what);
-		report::message("refused a connection to %s: not in DISTCC_HOSTS or PHASEBOX_NETWORK_ALLOW",
-				what.c_str());
+		report::message(
+		    "refused a connection to %s: not in DISTCC_HOSTS or PHASEBOX_NETWORK_ALLOW",
+		    what.c_str());
 	}
 
 	void watch(int fd, uint64_t id, uint32_t ev, uint32_t& cur)
 	{
 		if (fd < 0 || ev == cur)
 			return;
-		struct epoll_event e{};
+		struct epoll_event e {
+		};
 		e.events = ev;
 		e.data.u64 = id;
 		int op = cur == ~0u ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
@@ -452,9 +469,11 @@ struct Server {
 	{
 		auto slot = free_slot();
 		if (!slot) {
-			if (!full_logged)
-				report::message("more than %zu connections at once: closing new ones", max_conns);
-			full_logged = true;
+			if (!conns_logged)
+				report::message(
+				    "more than %zu connections at once: closing new ones",
+				    max_conns);
+			conns_logged = true;
 			::close(fd);
 			return std::nullopt;
 		}
@@ -485,14 +504,17 @@ struct Server {
 				auto* sun = reinterpret_cast<struct sockaddr_un*>(&ss);
 				ss = {};
 				sun->sun_family = AF_UNIX;
-				std::memcpy(sun->sun_path, upstream_socks.data(), upstream_socks.size());
+				std::memcpy(sun->sun_path, upstream_socks.data(),
+				            upstream_socks.size());
 				len = sizeof *sun;
 			}
-			UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+			UniqueFd fd(
+			    ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 			if (!fd.valid())
 				continue;
 			c.hs.clear();
-			if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&ss), len) == 0 ||
+			if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&ss), len) ==
+			        0 ||
 			    errno == EINPROGRESS || (errno == EAGAIN && ss.ss_family == AF_UNIX)) {
 				c.upstream = std::move(fd);
 				c.state = State::connecting;
@@ -510,7 +532,8 @@ struct Server {
 	{
 		int err = 0;
 		socklen_t len = sizeof err;
-		if (::getsockopt(c.upstream.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+		if (::getsockopt(c.upstream.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+		    err != 0) {
 			start_connect(c);
 			return;
 		}
@@ -518,7 +541,8 @@ struct Server {
 			// Greeting and CONNECT at once: a few bytes into a fresh socket's buffer.
 			const Addr& a = c.candidates[c.next - 1];
 			auto m = socks5::connect_request(a.family, a.bytes, a.port);
-			if (::send(c.upstream.get(), m.data(), m.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(m.size())) {
+			if (::send(c.upstream.get(), m.data(), m.size(), MSG_NOSIGNAL) !=
+			    static_cast<ssize_t>(m.size())) {
 				start_connect(c);
 				return;
 			}
@@ -551,8 +575,10 @@ struct Server {
 		if (r == socks5::Parse::need_more && c.hs.size() < 300)
 			return;
 		if (r != socks5::Parse::ok || rep != socks5::rep_ok) {
-			report::message("the upstream SOCKS proxy %s did not connect to %s (reply %d)",
-					quote(upstream_socks).c_str(), c.dest.c_str(), r == socks5::Parse::ok ? rep : -1);
+			report::message(
+			    "the upstream SOCKS proxy %s did not connect to %s (reply %d)",
+			    quote(upstream_socks).c_str(), c.dest.c_str(),
+			    r == socks5::Parse::ok ? rep : -1);
 			return start_connect(c);
 		}
 		std::vector<uint8_t> rest(c.hs.begin() + static_cast<long>(used), c.hs.end());
@@ -565,24 +591,32 @@ struct Server {
 	{
 		c.dead = true;
 		if (handed_over || c.peer_pid != child) {
-			report::message("refused a hand-over of listening sockets from pid %d", static_cast<int>(c.peer_pid));
+			report::message("refused a hand-over of listening sockets from pid %d",
+			                static_cast<int>(c.peer_pid));
 			return;
 		}
 		handed_over = true;
 		int fd = c.client.get();
 		int flags = ::fcntl(fd, F_GETFL);
 		::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-		struct timeval tv{10, 0};
+		struct timeval tv {
+			10, 0
+		};
 		::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 		std::vector<handoff::Listen> want = policy.listens();
 		std::string list = handoff::format_list(want);
-		if (::send(fd, list.data(), list.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(list.size()))
+		if (::send(fd, list.data(), list.size(), MSG_NOSIGNAL) !=
+		    static_cast<ssize_t>(list.size()))
 			return report::ignoring(sys_error("send the list to phasebox-unshare"));
 		char byte = 0;
-		struct iovec iov{&byte, 1};
-		alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * handoff::max_listeners)];
-		struct msghdr msg{};
+		struct iovec iov {
+			&byte, 1
+		};
+		alignas(
+		    struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * handoff::max_listeners)];
+		struct msghdr msg {
+		};
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
 		msg.msg_control = control;
@@ -594,25 +628,31 @@ struct Server {
 		std::vector<UniqueFd> got;
 		for (struct cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
 			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
-				for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+				for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				     ++i) {
 					int f;
 					std::memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof f);
 					got.emplace_back(f);
 				}
-		if (n != 1 || byte != 'F' || (msg.msg_flags & MSG_CTRUNC) || got.size() != want.size())
+		if (n != 1 || byte != 'F' || (msg.msg_flags & MSG_CTRUNC) ||
+		    got.size() != want.size())
 			return report::message("a bad hand-over of listening sockets: ignored");
 		for (size_t i = 0; i < got.size(); ++i) {
 			int acc = 0, proto = 0;
 			socklen_t l = sizeof acc;
-			struct sockaddr_storage ss{};
+			struct sockaddr_storage ss {
+			};
 			socklen_t sl = sizeof ss;
 			Addr a;
-			if (::getsockopt(got[i].get(), SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) != 0 || !acc ||
+			if (::getsockopt(got[i].get(), SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) != 0 ||
+			    !acc ||
 			    ::getsockopt(got[i].get(), SOL_SOCKET, SO_PROTOCOL, &proto, &l) != 0 ||
 			    proto != IPPROTO_TCP ||
-			    ::getsockname(got[i].get(), reinterpret_cast<struct sockaddr*>(&ss), &sl) != 0 ||
+			    ::getsockname(got[i].get(), reinterpret_cast<struct sockaddr*>(&ss),
+			                  &sl) != 0 ||
 			    !from_sockaddr(ss, a) || policy.lookup(a).empty())
-				return report::message("a hand-over of a socket that is not an allowed listener: ignored");
+				return report::message("a hand-over of a socket that is not an "
+				                       "allowed listener: ignored");
 			::fcntl(got[i].get(), F_SETFL, ::fcntl(got[i].get(), F_GETFL) | O_NONBLOCK);
 			uint32_t cur = ~0u;
 			watch(got[i].get(), id_transparent | transparent.size(), EPOLLIN, cur);
@@ -724,8 +764,9 @@ struct Server {
 				fill(c, c.client.get(), c.c2u, c.client_eof);
 				if (c.state == State::greeting || c.state == State::request)
 					advance(c);
-				if (c.client_eof && (c.state == State::greeting || c.state == State::request ||
-						     c.state == State::closing))
+				if (c.client_eof &&
+				    (c.state == State::greeting || c.state == State::request ||
+				     c.state == State::closing))
 					c.dead = true;
 			}
 			if ((ev & EPOLLOUT) && !c.dead)
@@ -747,10 +788,12 @@ struct Server {
 	void on_accept_unix()
 	{
 		for (;;) {
-			int fd = ::accept4(unix_listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			int fd = ::accept4(unix_listener.fd.get(), nullptr, nullptr,
+			                   SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0)
 				return;
-			struct ucred cred{};
+			struct ucred cred {
+			};
 			socklen_t l = sizeof cred;
 			::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l);
 			auto slot = add_conn(fd);
@@ -764,7 +807,8 @@ struct Server {
 	void on_accept_transparent(size_t i)
 	{
 		for (;;) {
-			int fd = ::accept4(transparent[i].first.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			int fd = ::accept4(transparent[i].first.get(), nullptr, nullptr,
+			                   SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0)
 				return;
 			auto slot = add_conn(fd);
@@ -822,7 +866,8 @@ struct Server {
 			for (size_t s = 0; s < conns.size(); ++s)
 				if (conns[s]) {
 					if (conns[s]->dead)
-						conns[s].reset(); // closing an fd removes it from the epoll set
+						conns[s].reset(); // closing an fd removes it from
+						                  // the epoll set
 					else
 						update(s);
 				}
@@ -838,7 +883,8 @@ Result<UniqueFd> signal_fd()
 {
 	sigset_t s;
 	sigemptyset(&s);
-	for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCHLD})
+	for (int sig :
+	     {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCHLD})
 		sigaddset(&s, sig);
 	UniqueFd fd(::signalfd(-1, &s, SFD_CLOEXEC | SFD_NONBLOCK));
 	if (!fd.valid())
@@ -899,7 +945,8 @@ int main(int argc, char** argv)
 	auto child = spawn(spec);
 	if (!child || child.value().failed) {
 		remove_unix(o.socket, listener.value());
-		const SpawnFailure f = child ? child.value().failure : SpawnFailure{ex::syscall, child.error()};
+		const SpawnFailure f =
+		    child ? child.value().failure : SpawnFailure{ex::syscall, child.error()};
 		report::error(f.error);
 		return f.exit_code;
 	}

@@ -4,10 +4,15 @@
 #include <arpa/inet.h>
 #include <cctype>
 
-namespace phasebox::allow {
-namespace {
+namespace phasebox::allow
+{
+namespace
+{
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 // Whitespace-separated tokens; with `comments`, '#' starts a comment to the end of the line.
 std::vector<std::string> tokens(const std::string& text, bool comments)
@@ -35,7 +40,8 @@ std::vector<std::string> tokens(const std::string& text, bool comments)
 
 bool all_digits(const std::string& s)
 {
-	return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+	return !s.empty() &&
+	       std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
 // 1-65535, decimal, no sign, no leading zero.
@@ -50,17 +56,22 @@ bool parse_port(const std::string& s, unsigned& port)
 	return true;
 }
 
-bool valid_limit(const std::string& s) { return all_digits(s) && s.size() <= 6 && std::stoul(s) > 0; }
+bool valid_limit(const std::string& s)
+{
+	return all_digits(s) && s.size() <= 6 && std::stoul(s) > 0;
+}
 
 bool valid_v4(const std::string& s)
 {
-	struct in_addr a{};
+	struct in_addr a {
+	};
 	return ::inet_pton(AF_INET, s.c_str(), &a) == 1;
 }
 
 bool valid_v6(const std::string& s)
 {
-	struct in6_addr a{};
+	struct in6_addr a {
+	};
 	return ::inet_pton(AF_INET6, s.c_str(), &a) == 1;
 }
 
@@ -96,7 +107,7 @@ Error bad(const std::string& what, const std::string& token, const std::string& 
 void add(Parsed& p, Endpoint e)
 {
 	std::transform(e.host.begin(), e.host.end(), e.host.begin(),
-		       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+	               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
 	if (std::find(p.endpoints.begin(), p.endpoints.end(), e) == p.endpoints.end())
 		p.endpoints.push_back(std::move(e));
 }
@@ -109,7 +120,8 @@ bool valid_options(const std::string& s)
 		if (s[i] != ',')
 			return false;
 		size_t j = s.find(',', i + 1);
-		std::string o = s.substr(i + 1, j == std::string::npos ? std::string::npos : j - i - 1);
+		std::string o =
+		    s.substr(i + 1, j == std::string::npos ? std::string::npos : j - i - 1);
 		if (o != "lzo" && o != "zstd" && o != "cpp" && o != "down" && o != "auth" &&
 		    o.rfind("auth=", 0) != 0)
 			return false;
@@ -143,14 +155,16 @@ Result<Endpoint> tcp_host(const std::string& tok)
 	bool have_port = false, have_limit = false;
 	while (i < tok.size() && tok[i] != ',') {
 		size_t end = tok.find_first_of("/=:,", i + 1);
-		std::string part = tok.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
+		std::string part =
+		    tok.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
 		if (tok[i] == ':' && !have_port) {
 			if (!parse_port(part, e.port))
 				return bad(what, tok, "the port must be 1-65535");
 			have_port = true;
 		} else if ((tok[i] == '/' || tok[i] == '=') && !have_limit) {
 			if (!valid_limit(part))
-				return bad(what, tok, "the job limit after '/' must be a positive number");
+				return bad(what, tok,
+				           "the job limit after '/' must be a positive number");
 			have_limit = true;
 		} else {
 			return bad(what, tok, "expected HOST[:PORT][/LIMIT][,OPTIONS]");
@@ -164,7 +178,10 @@ Result<Endpoint> tcp_host(const std::string& tok)
 
 } // namespace
 
-bool valid_host(const std::string& s) { return valid_v4(s) || valid_v6(s) || valid_name(s); }
+bool valid_host(const std::string& s)
+{
+	return valid_v4(s) || valid_v6(s) || valid_name(s);
+}
 
 std::string to_string(const Endpoint& e)
 {
@@ -179,16 +196,19 @@ Result<Parsed> parse_distcc_hosts(const std::string& text)
 		if (tok == "--randomize" || tok.rfind("--localslots", 0) == 0)
 			continue;
 		if (tok == "+zeroconf") {
-			p.notes.push_back("+zeroconf in DISTCC_HOSTS is not supported through the network "
-					  "sandbox (mDNS discovery cannot cross it): list the hosts instead");
+			p.notes.push_back(
+			    "+zeroconf in DISTCC_HOSTS is not supported through the network "
+			    "sandbox (mDNS discovery cannot cross it): list the hosts instead");
 			continue;
 		}
-		if (tok == "localhost" || tok.rfind("localhost/", 0) == 0 || tok.rfind("localhost=", 0) == 0)
+		if (tok == "localhost" || tok.rfind("localhost/", 0) == 0 ||
+		    tok.rfind("localhost=", 0) == 0)
 			continue;
 		if (tok.find('@') != std::string::npos) {
-			p.notes.push_back("ssh host " + quote(tok) +
-					  " in DISTCC_HOSTS is not supported through the network sandbox "
-					  "(use a TCP host, or RESTRICT the sandbox for this package)");
+			p.notes.push_back(
+			    "ssh host " + quote(tok) +
+			    " in DISTCC_HOSTS is not supported through the network sandbox "
+			    "(use a TCP host, or RESTRICT the sandbox for this package)");
 			continue;
 		}
 		auto e = tcp_host(tok);
@@ -214,7 +234,8 @@ Result<Parsed> parse_network_allow(const std::string& text)
 				return bad(what, tok, "not an IPv6 address in brackets");
 			host = host.substr(1, host.size() - 2);
 		} else if (!valid_v4(host) && !valid_name(host)) {
-			return bad(what, tok, "not a host name or IPv4 address (IPv6 goes in brackets)");
+			return bad(what, tok,
+			           "not a host name or IPv4 address (IPv6 goes in brackets)");
 		}
 		e.host = host;
 		if (!parse_port(tok.substr(colon + 1), e.port))

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-namespace phasebox::allow {
+namespace phasebox::allow
+{
 
 // One destination: a host name, an IPv4 literal or an IPv6 literal (without brackets),
 // and a TCP port.

@@ -11,8 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-namespace phasebox::handoff {
-namespace {
+namespace phasebox::handoff
+{
+namespace
+{
 
 bool ends_with(const std::string& s, const std::string& end)
 {
@@ -50,7 +52,8 @@ Result<UniqueFd> listener(const Listen& l)
 		return sys_error("socket");
 	int one = 1;
 	::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_storage ss{};
+	struct sockaddr_storage ss {
+	};
 	socklen_t len;
 	if (l.family == AF_INET) {
 		auto* sin = reinterpret_cast<struct sockaddr_in*>(&ss);
@@ -66,7 +69,8 @@ Result<UniqueFd> listener(const Listen& l)
 		std::memcpy(&sin6->sin6_addr, addr, 16);
 		len = sizeof *sin6;
 	}
-	std::string where = (l.family == AF_INET6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(l.port);
+	std::string where = (l.family == AF_INET6 ? "[" + l.address + "]" : l.address) + ":" +
+	                    std::to_string(l.port);
 	if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&ss), len) != 0)
 		return sys_error("bind " + where + " in the network namespace");
 	if (::listen(fd.get(), 128) != 0)
@@ -100,7 +104,8 @@ Result<std::vector<Listen>> parse_list(const std::string& text)
 			return out;
 		}
 		if (out.size() == max_listeners)
-			return Error{EPROTO, "more than " + std::to_string(max_listeners) + " destinations"};
+			return Error{EPROTO, "more than " + std::to_string(max_listeners) +
+			                         " destinations"};
 		size_t sp = line.find(' ');
 		if (sp == std::string::npos)
 			return Error{EPROTO, "bad line " + quote(line)};
@@ -114,8 +119,9 @@ Result<std::vector<Listen>> parse_list(const std::string& text)
 			l.family = AF_INET6;
 		else
 			return Error{EPROTO, "not a numeric address in " + quote(line)};
-		if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-		    port[0] == '0' || std::stoul(port) > 65535)
+		if (port.empty() || port.size() > 5 ||
+		    port.find_first_not_of("0123456789") != std::string::npos || port[0] == '0' ||
+		    std::stoul(port) > 65535)
 			return Error{EPROTO, "bad port in " + quote(line)};
 		l.port = static_cast<unsigned>(std::stoul(port));
 		out.push_back(l);
@@ -124,7 +130,8 @@ Result<std::vector<Listen>> parse_list(const std::string& text)
 
 Status hand_over(const std::string& socket_path)
 {
-	struct sockaddr_un sun{};
+	struct sockaddr_un sun {
+	};
 	sun.sun_family = AF_UNIX;
 	if (socket_path.size() >= sizeof sun.sun_path)
 		return Error{ENAMETOOLONG, "proxy socket " + quote(socket_path)};
@@ -132,12 +139,15 @@ Status hand_over(const std::string& socket_path)
 	UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	if (!s.valid())
 		return sys_error("socket(AF_UNIX)");
-	struct timeval tv{10, 0};
+	struct timeval tv {
+		10, 0
+	};
 	::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	if (::connect(s.get(), reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) != 0)
 		return sys_error("connect to the proxy at " + quote(socket_path));
-	if (::send(s.get(), hello, sizeof hello - 1, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello - 1))
+	if (::send(s.get(), hello, sizeof hello - 1, MSG_NOSIGNAL) !=
+	    static_cast<ssize_t>(sizeof hello - 1))
 		return sys_error("send to the proxy");
 	std::string text;
 	auto complete = [](const std::string& t) { return t == ".\n" || ends_with(t, "\n.\n"); };
@@ -154,8 +164,11 @@ Status hand_over(const std::string& socket_path)
 		fds.push_back(std::move(fd.value()));
 	}
 	char byte = 'F';
-	struct iovec iov{&byte, 1};
-	struct msghdr msg{};
+	struct iovec iov {
+		&byte, 1
+	};
+	struct msghdr msg {
+	};
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_listeners)];
@@ -174,7 +187,9 @@ Status hand_over(const std::string& socket_path)
 	if (::sendmsg(s.get(), &msg, MSG_NOSIGNAL) != 1)
 		return sys_error("hand the listening sockets to the proxy");
 	std::string ok;
-	if (Status st = read_until(s.get(), ok, [](const std::string& t) { return ends_with(t, "\n"); }, 16); !st)
+	if (Status st = read_until(
+	        s.get(), ok, [](const std::string& t) { return ends_with(t, "\n"); }, 16);
+	    !st)
 		return st;
 	if (ok != "OK\n")
 		return Error{EPROTO, "the proxy refused the listening sockets"};

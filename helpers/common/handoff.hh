@@ -18,7 +18,8 @@
 #include <string>
 #include <vector>
 
-namespace phasebox::handoff {
+namespace phasebox::handoff
+{
 
 constexpr const char hello[] = "PBXF1\n";
 constexpr size_t max_listeners = 64;

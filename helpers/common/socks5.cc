@@ -1,10 +1,11 @@
 #include "socks5.hh"
 
 #include <arpa/inet.h>
-#include <sys/socket.h>
 #include <cctype>
+#include <sys/socket.h>
 
-namespace phasebox::socks5 {
+namespace phasebox::socks5
+{
 
 Parse parse_greeting(const uint8_t* p, size_t n, Greeting& out)
 {
@@ -60,8 +61,8 @@ Parse parse_request(const uint8_t* p, size_t n, Request& out)
 	if (out.atyp == Atyp::domain) {
 		out.host.assign(reinterpret_cast<const char*>(p + at), addr_len);
 		for (char c : out.host)
-			if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' &&
-			    c != ':')
+			if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+			    c != '_' && c != ':')
 				return Parse::bad;
 	} else {
 		char buf[INET6_ADDRSTRLEN];
@@ -75,7 +76,10 @@ Parse parse_request(const uint8_t* p, size_t n, Request& out)
 	return Parse::ok;
 }
 
-std::vector<uint8_t> method_reply(bool no_auth) { return {5, static_cast<uint8_t>(no_auth ? 0x00 : 0xff)}; }
+std::vector<uint8_t> method_reply(bool no_auth)
+{
+	return {5, static_cast<uint8_t>(no_auth ? 0x00 : 0xff)};
+}
 
 std::vector<uint8_t> connect_request(int family, const uint8_t* addr, unsigned port)
 {
@@ -125,6 +129,9 @@ Parse parse_connect_answer(const uint8_t* p, size_t n, uint8_t& rep, size_t& con
 	return Parse::ok;
 }
 
-std::vector<uint8_t> reply(uint8_t rep) { return {5, rep, 0, 1, 0, 0, 0, 0, 0, 0}; }
+std::vector<uint8_t> reply(uint8_t rep)
+{
+	return {5, rep, 0, 1, 0, 0, 0, 0, 0, 0};
+}
 
 } // namespace phasebox::socks5

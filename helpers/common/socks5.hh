@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-namespace phasebox::socks5 {
+namespace phasebox::socks5
+{
 
 enum class Parse { need_more, ok, bad };
 
@@ -25,9 +26,9 @@ enum class Atyp : uint8_t { ipv4 = 1, domain = 3, ipv6 = 4 };
 
 struct Request {
 	size_t consumed = 0;
-	uint8_t cmd = 0;      // 1 CONNECT, 2 BIND, 3 UDP ASSOCIATE
+	uint8_t cmd = 0; // 1 CONNECT, 2 BIND, 3 UDP ASSOCIATE
 	Atyp atyp = Atyp::ipv4;
-	std::string host;     // dotted/colon text for addresses, the name for domains
+	std::string host; // dotted/colon text for addresses, the name for domains
 	unsigned port = 0;
 };
 // VER=5 CMD RSV=0 ATYP ADDR PORT.  bad: wrong version or reserved byte, an unknown address
@@ -36,8 +37,8 @@ Parse parse_request(const uint8_t* p, size_t n, Request& out);
 
 // Reply codes (RFC 1928 section 6).
 constexpr uint8_t rep_ok = 0x00, rep_general = 0x01, rep_not_allowed = 0x02,
-		  rep_net_unreachable = 0x03, rep_host_unreachable = 0x04, rep_refused = 0x05,
-		  rep_cmd_unsupported = 0x07, rep_atyp_unsupported = 0x08;
+                  rep_net_unreachable = 0x03, rep_host_unreachable = 0x04, rep_refused = 0x05,
+                  rep_cmd_unsupported = 0x07, rep_atyp_unsupported = 0x08;
 
 // The method selection answer: 05 00, or 05 FF when no acceptable method was offered.
 std::vector<uint8_t> method_reply(bool no_auth);

@@ -7,7 +7,8 @@
 
 using namespace phasebox::allow;
 
-namespace {
+namespace
+{
 
 std::vector<Endpoint> hosts(const std::string& s)
 {
@@ -69,7 +70,8 @@ TEST(DistccHosts, IPv6InBrackets)
 TEST(DistccHosts, LocalhostAndGlobalOptionsMakeNoConnection)
 {
 	EXPECT_EQ(hosts("localhost"), E{});
-	EXPECT_EQ(hosts("localhost/2 --randomize --localslots=4 --localslots_cpp=8 b"), (E{{"b", 3632}}));
+	EXPECT_EQ(hosts("localhost/2 --randomize --localslots=4 --localslots_cpp=8 b"),
+	          (E{{"b", 3632}}));
 	// Only the exact token is the local host: a host whose name starts with it is TCP.
 	EXPECT_EQ(hosts("localhostfoo"), (E{{"localhostfoo", 3632}}));
 	EXPECT_EQ(hosts("127.0.0.1"), (E{{"127.0.0.1", 3632}}));
@@ -93,7 +95,8 @@ TEST(DistccHosts, CommentsAsInAHostsFile)
 
 TEST(DistccHosts, DuplicatesAndCaseFolded)
 {
-	EXPECT_EQ(hosts("Alpha alpha ALPHA:3632 alpha/4,lzo alpha:1"), (E{{"alpha", 3632}, {"alpha", 1}}));
+	EXPECT_EQ(hosts("Alpha alpha ALPHA:3632 alpha/4,lzo alpha:1"),
+	          (E{{"alpha", 3632}, {"alpha", 1}}));
 }
 
 TEST(DistccHosts, BadTokensAreErrorsNamingThem)
@@ -120,7 +123,7 @@ TEST(DistccHosts, BadTokensAreErrorsNamingThem)
 TEST(NetworkAllow, HostPortPairs)
 {
 	EXPECT_EQ(allowed("farm1:3632 10.1.2.3:10245 [fd00::1]:22"),
-		  (E{{"farm1", 3632}, {"10.1.2.3", 10245}, {"fd00::1", 22}}));
+	          (E{{"farm1", 3632}, {"10.1.2.3", 10245}, {"fd00::1", 22}}));
 	EXPECT_EQ(allowed(" a:1\n\tb:65535 "), (E{{"a", 1}, {"b", 65535}}));
 	EXPECT_EQ(allowed(""), E{});
 }

@@ -7,7 +7,8 @@
 
 using namespace phasebox::handoff;
 
-namespace {
+namespace
+{
 
 TEST(HandoffList, RoundTrip)
 {
@@ -28,9 +29,9 @@ TEST(HandoffList, Empty)
 
 TEST(HandoffList, Refused)
 {
-	for (std::string t : {"", "10.0.0.1 1\n", "farm1 3632\n.\n", "10.0.0.1 0\n.\n", "10.0.0.1 65536\n.\n",
-			      "10.0.0.1 03\n.\n", "10.0.0.1\n.\n", "10.0.0.1 1 2\n.\n", ".\n.\n", ".\nx",
-			      "10.0.0.1  1\n.\n"})
+	for (std::string t : {"", "10.0.0.1 1\n", "farm1 3632\n.\n", "10.0.0.1 0\n.\n",
+	                      "10.0.0.1 65536\n.\n", "10.0.0.1 03\n.\n", "10.0.0.1\n.\n",
+	                      "10.0.0.1 1 2\n.\n", ".\n.\n", ".\nx", "10.0.0.1  1\n.\n"})
 		EXPECT_FALSE(parse_list(t).ok()) << t;
 }
 

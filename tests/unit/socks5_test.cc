@@ -8,7 +8,8 @@
 
 using namespace phasebox::socks5;
 
-namespace {
+namespace
+{
 
 using Bytes = std::vector<uint8_t>;
 
@@ -83,8 +84,9 @@ TEST(Request, DomainName)
 
 TEST(Request, EveryPrefixNeedsMore)
 {
-	for (Bytes b : {Bytes{5, 1, 0, 1, 1, 2, 3, 4, 0, 80}, Bytes{5, 1, 0, 3, 3, 'a', 'b', 'c', 0, 80},
-			Bytes{5, 1, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 80}})
+	for (Bytes b :
+	     {Bytes{5, 1, 0, 1, 1, 2, 3, 4, 0, 80}, Bytes{5, 1, 0, 3, 3, 'a', 'b', 'c', 0, 80},
+	      Bytes{5, 1, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 80}})
 		for (size_t n = 0; n < b.size(); ++n) {
 			Request r;
 			EXPECT_EQ(parse_request(b.data(), n, r), Parse::need_more) << n;
@@ -102,12 +104,13 @@ TEST(Request, OtherCommandsParseForARefusal)
 TEST(Request, Malformed)
 {
 	Request r;
-	for (Bytes b : {Bytes{4, 1, 0, 1, 1, 2, 3, 4, 0, 80}, // version
-			Bytes{5, 1, 1, 1, 1, 2, 3, 4, 0, 80}, // reserved byte
-			Bytes{5, 1, 0, 2, 1, 2, 3, 4, 0, 80}, // address type
-			Bytes{5, 1, 0, 3, 0, 0, 80},          // empty name
-			Bytes{5, 1, 0, 3, 3, 'a', '/', 'b', 0, 80}, Bytes{5, 1, 0, 3, 3, 'a', 0, 'b', 0, 80},
-			Bytes{5, 1, 0, 3, 3, 'a', '\n', 'b', 0, 80}, Bytes{9}})
+	for (Bytes b :
+	     {Bytes{4, 1, 0, 1, 1, 2, 3, 4, 0, 80}, // version
+	      Bytes{5, 1, 1, 1, 1, 2, 3, 4, 0, 80}, // reserved byte
+	      Bytes{5, 1, 0, 2, 1, 2, 3, 4, 0, 80}, // address type
+	      Bytes{5, 1, 0, 3, 0, 0, 80},          // empty name
+	      Bytes{5, 1, 0, 3, 3, 'a', '/', 'b', 0, 80}, Bytes{5, 1, 0, 3, 3, 'a', 0, 'b', 0, 80},
+	      Bytes{5, 1, 0, 3, 3, 'a', '\n', 'b', 0, 80}, Bytes{9}})
 		EXPECT_EQ(parse_request(b.data(), b.size(), r), Parse::bad);
 }
 
@@ -120,12 +123,14 @@ TEST(Replies, Bytes)
 
 } // namespace
 
-namespace {
+namespace
+{
 
 TEST(Chaining, ConnectRequest)
 {
 	const uint8_t v4[4] = {10, 213, 8, 2};
-	EXPECT_EQ(connect_request(AF_INET, v4, 3632), (Bytes{5, 1, 0, 5, 1, 0, 1, 10, 213, 8, 2, 0x0e, 0x30}));
+	EXPECT_EQ(connect_request(AF_INET, v4, 3632),
+	          (Bytes{5, 1, 0, 5, 1, 0, 1, 10, 213, 8, 2, 0x0e, 0x30}));
 	uint8_t v6[16] = {0xfd};
 	v6[15] = 2;
 	Bytes m = connect_request(AF_INET6, v6, 22);
@@ -155,8 +160,8 @@ TEST(Chaining, Answers)
 	Bytes name{5, 0, 5, 0, 0, 3, 2, 'a', 'b', 0, 80};
 	ASSERT_EQ(parse_connect_answer(name.data(), name.size(), rep, used), Parse::ok);
 	EXPECT_EQ(used, name.size());
-	for (Bytes b : {Bytes{5, 0xff}, Bytes{4, 0}, Bytes{5, 0, 4}, Bytes{5, 0, 5, 0, 1, 1, 0, 0, 0, 0, 0, 0},
-			Bytes{5, 0, 5, 0, 0, 9, 0, 0}})
+	for (Bytes b : {Bytes{5, 0xff}, Bytes{4, 0}, Bytes{5, 0, 4},
+	                Bytes{5, 0, 5, 0, 1, 1, 0, 0, 0, 0, 0, 0}, Bytes{5, 0, 5, 0, 0, 9, 0, 0}})
 		EXPECT_EQ(parse_connect_answer(b.data(), b.size(), rep, used), Parse::bad);
 }
 
