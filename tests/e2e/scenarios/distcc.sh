@@ -9,6 +9,8 @@
 #   distcc-native    the same with Portage's own ipc-/network-/pid-sandbox on: the phase is
 #                    already in Portage's network namespace, and the proxy connects through
 #                    Portage's SOCKS5 proxy (PORTAGE_SOCKS5_PROXY); the same checks.
+#   distcc-all       natives on, and every phasebox token (phasebox-cgroup's keeper puts the
+#                    proxy into the leaf; pid, ipc and mount sandboxes): jobs and refusals.
 #   distcc-twin      distcc alone, natives off: the same jobs reach distccd, and that other
 #                    port answers (the checks above can see the opposite).
 # shellcheck shell=bash
@@ -111,7 +113,7 @@ scenario_distcc() {
 	mkdir -p "${eprefix}/usr/lib"
 	ln -sfn /usr/lib/distcc "${eprefix}/usr/lib/distcc"
 
-	for name in distcc distcc-native distcc-twin; do
+	for name in distcc distcc-native distcc-all distcc-twin; do
 		extra_conf="DISTCC_HOSTS=\"${distcc_net}.2/2\"
 E2E_DISTCC_REMOTE=\"${distcc_net}.2\"
 E2E_DISTCC_OTHER=3633"
@@ -119,6 +121,9 @@ E2E_DISTCC_OTHER=3633"
 			write_make_conf "${name}" "${native_off[@]}" distcc phasebox-network-sandbox
 		elif [[ ${name} == distcc-native ]]; then
 			write_make_conf "${name}" "${native_on[@]}" distcc phasebox-network-sandbox
+		elif [[ ${name} == distcc-all ]]; then
+			write_make_conf "${name}" "${native_on[@]}" distcc phasebox-cgroup phasebox-network-sandbox \
+				phasebox-ipc-sandbox phasebox-pid-sandbox phasebox-mount-sandbox
 		else
 			write_make_conf "${name}" "${native_off[@]}" distcc
 		fi
@@ -128,6 +133,10 @@ E2E_DISTCC_OTHER=3633"
 		jobs=$(( $(e2e_distcc_jobs | wc -l) - before ))
 		check "${name}: distccd on ${distcc_net}.2 compiled the package's 3 C files (${jobs} jobs logged)" \
 			test "${jobs}" -eq 3
+		info "${name}: distccd log lines of this run:"
+		e2e_distcc_jobs | tail -n "${jobs#-}" | sed 's/^/#   /'
+		p=$(pgrep -f -- "phasebox-proxy .*--socket ${eprefix}/" | tr '\n' ' ')
+		check "${name}: no phasebox-proxy of this run is left after the emerge (${p:-none})" test -z "${p}"
 		p=$(e2e_distcc_probe_value "${name}" gcc)
 		check "${name}: src_compile's gcc is distcc's masquerade (${p})" test "${p}" = "${eprefix}/usr/lib/distcc/gcc"
 		log=$(build_log "${name}" distcc)
@@ -140,6 +149,10 @@ E2E_DISTCC_OTHER=3633"
 				refused=$(grep -cF "phasebox-proxy: phasebox-test/distcc-1 ${p}: refused a connection to ${distcc_net}.2:3633" "${log}")
 				check "${name}: ${p}: the build log names the refusal once (${refused} times)" test "${refused}" -eq 1
 			done
+		fi
+		# In a pid namespace of its own (distcc-all) the phase cannot see the proxy, an
+		# ancestor: the proxy's own checks are the other runs'.
+		if [[ ${name} == distcc || ${name} == distcc-native ]]; then
 			p=$(e2e_distcc_probe_value "${name}" socks_var)
 			sock=${eprefix}/var/tmp/portage/phasebox-test/distcc-1/temp/phasebox-proxy.sock
 			check "${name}: DISTCC_SOCKS_PROXY and PORTAGE_SOCKS5_PROXY name the proxy's socket in \${T} (${p})" \
@@ -165,14 +178,12 @@ E2E_DISTCC_OTHER=3633"
 				[[ $(cat "/proc/${p}/comm" 2>/dev/null) == phasebox-proxy ]] && bad+=" ${p}"
 			done
 			check "${name}: every phase's phasebox-proxy is gone after the emerge (${bad:-none left})" test -z "${bad}"
-		else
+		elif [[ ${name} == distcc-twin ]]; then
 			p=$(e2e_distcc_probe_value "${name}" direct)
 			check "${name}: src_compile reaches ${distcc_net}.2:3633 without the sandbox (${p})" test "${p}" = "${marker}"
 			p=$(e2e_distcc_probe_value "${name}" proxy)
 			check "${name}: no phasebox-proxy without phasebox-network-sandbox (${p})" test "${p}" = none
 		fi
-		info "${name}: distccd log lines of this run:"
-		e2e_distcc_jobs | tail -n "${jobs#-}" | sed 's/^/#   /'
 	done
 	extra_conf=
 	cp "${distcc_dir}/distccd.log" "${out}/distccd.log" 2>/dev/null
