@@ -47,6 +47,10 @@ Status add_address(int family, const void* addr, size_t addrlen, unsigned char p
 	req.ifa.ifa_family = static_cast<unsigned char>(family);
 	req.ifa.ifa_prefixlen = prefix;
 	req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+	// No duplicate address detection: a "tentative" IPv6 address cannot be bound until DAD
+	// ends (EADDRNOTAVAIL), and nothing else can hold a loopback address of a new namespace.
+	if (family == AF_INET6)
+		req.ifa.ifa_flags = IFA_F_NODAD;
 	req.ifa.ifa_index = ifindex;
 	for (unsigned short type : {IFA_LOCAL, IFA_ADDRESS}) {
 		auto* rta = reinterpret_cast<struct rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.nh.nlmsg_len));
