@@ -317,3 +317,42 @@ print(\"garbage-answer\", repr(g.recv(100)))
 	[[ ${rc} == 143 ]]
 	[[ ! -e ${SOCK} ]]
 }
+
+@test "bounded: past 128 connections at once new ones are closed (logged once); once they go, the proxy serves again" {
+	remote_up
+	HOSTS="${NET}.2" ALLOW="${NET}.2:3633"
+	cat >"${SCRATCH}/again.py" <<-'PY'
+		import time
+		for attempt in range(100):
+		    s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(path)
+		    s.sendall(bytes([5, 1, 0]))
+		    if s.recv(2) == bytes([5, 0]):
+		        break
+		    time.sleep(0.05)  # the proxy closes the held ones as it reads their ends
+		s.sendall(bytes([5, 1, 0, 1]) + socket.inet_aton(host) + (3633).to_bytes(2, "big"))
+		print("reply", s.recv(10)[1])
+		print(s.makefile().readline().strip())
+	PY
+	run -0 --separate-stderr sandboxed root "${PY}" -c '
+import socket, sys
+path, host = sys.argv[1], sys.argv[2]
+held = []
+for i in range(128):
+    s = socket.socket(socket.AF_UNIX); s.connect(path); s.sendall(bytes([5, 1, 0])); s.recv(2)
+    held.append(s)
+closed = 0
+for i in range(3):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(path)
+    try:
+        s.sendall(bytes([5, 1, 0]))
+        closed += s.recv(2) == b""
+    except OSError:
+        closed += 1
+print("closed", closed)
+for s in held:
+    s.close()
+exec(open(sys.argv[3]).read())
+' "${SOCK}" "${NET}.2" "${SCRATCH}/again.py"
+	[[ ${output} == *"closed 3"* && ${output} == *"reply 0"*other* ]]
+	[[ $(grep -c "more than 128 connections at once: closing new ones" <<<"${stderr}") == 1 ]]
+}
