@@ -41,7 +41,7 @@ endif
 
 COMMON_SRC := $(wildcard helpers/common/*.cc)
 COMMON_OBJ := $(COMMON_SRC:%.cc=$(B)/%.o)
-HELPERS    := phasebox-cgroup phasebox-unshare phasebox-reap
+HELPERS    := phasebox-cgroup phasebox-unshare phasebox-reap phasebox-proxy
 HELPER_BIN := $(HELPERS:%=$(B)/%)
 # The user-facing `phasebox`: its dispatcher and one file per subcommand (helpers/cmd/).
 CMD_SRC    := $(wildcard helpers/cmd/*.cc)
@@ -140,7 +140,7 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
 DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev nlohmann-json3-dev bats \
 	util-linux procps psmisc iproute2 shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
-	hyperfine bubblewrap clang
+	hyperfine bubblewrap clang distcc distcc-pump
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \

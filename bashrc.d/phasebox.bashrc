@@ -85,6 +85,9 @@ phasebox_check_vars() {
 				[[ ${!v} == /*[!/].jsonl && ${!v} != *//* && /${!v}/ != */./* && /${!v}/ != */../* ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected an absolute path ending in .jsonl, with no '.', '..' or empty component"
 				;;
+			PHASEBOX_NETWORK_ALLOW)
+				phasebox_check_allow "${v}" "${!v}"
+				;;
 			*)
 				ewarn "phasebox: ${CATEGORY}/${PF} ${EBUILD_PHASE_FUNC:-${EBUILD_PHASE}}: unknown variable ${v} ignored (see phasebox(8))"
 				;;
@@ -153,16 +156,41 @@ phasebox_register() {
 		phasebox_fail "could not register the package's limits with phasebox's keeper (see the message above)"
 }
 
+# @FUNCTION: phasebox_check_allow
+# @USAGE: <name> <value>
+# @DESCRIPTION:
+# Validate a PHASEBOX_NETWORK_ALLOW value: whitespace-separated HOST:PORT, HOST a host
+# name, an IPv4 address or an [IPv6] address in brackets, PORT 1-65535.  phasebox-proxy
+# parses it again; this names the variable, the package and the phase.
+phasebox_check_allow() {
+	local tok host port IFS=$' \t\n'
+	local -a toks
+	local name_re='^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$'
+	read -r -d '' -a toks <<<"${2}"
+	for tok in "${toks[@]}"; do
+		host=${tok%:*} port=${tok##*:}
+		if [[ ${tok} != *:* || -z ${host} ]] ||
+			! [[ ${port} =~ ^[1-9][0-9]{0,4}$ && ${port} -le 65535 ]] ||
+			! [[ ${host} =~ ^\[[0-9A-Fa-f:.]+\]$ || ( ${host} != *:* && ${host} =~ ${name_re} ) ]]
+		then
+			phasebox_fail "${1}='${2}' is not valid: '${tok}' is not HOST:PORT (expected whitespace-separated HOST:PORT, HOST a host name, an IPv4 address or an [IPv6] address, PORT 1-65535)"
+		fi
+	done
+}
+
 # @FUNCTION: phasebox_plan
 # @DESCRIPTION:
-# Fill phasebox_cgroup (0/1) and phasebox_ns (phasebox-unshare options) for this phase
+# Fill phasebox_cgroup (0/1), phasebox_proxy (0/1: phasebox-proxy lets the network-
+# sandboxed phase reach DISTCC_HOSTS with FEATURES=distcc, and PHASEBOX_NETWORK_ALLOW) and
+# phasebox_ns (phasebox-unshare options) for this phase
 # from FEATURES, minus Portage's own exceptions to network-sandbox: src_unpack (it may
 # fetch from a VCS; PROPERTIES=live), src_test with PROPERTIES=test_network (ALLOW_TEST
 # decides whether such a test runs at all; when it runs, it has the network), and every
 # phase of an ebuild with RESTRICT=network-sandbox.
 phasebox_plan() {
-	local f
+	local f distcc=0
 	phasebox_cgroup=0
+	phasebox_proxy=0
 	phasebox_ns=()
 	for f in ${FEATURES}; do
 		case ${f} in
@@ -172,12 +200,16 @@ phasebox_plan() {
 				[[ ${EBUILD_PHASE} == test && " ${PORTAGE_PROPERTIES} " == *" test_network "* ]] && continue
 				[[ " ${PORTAGE_RESTRICT} " == *" network-sandbox "* ]] && continue
 				phasebox_ns+=( --net --uts )
+				phasebox_proxy=1
 				;;
+			distcc) distcc=1 ;;
 			phasebox-ipc-sandbox) phasebox_ns+=( --ipc ) ;;
 			phasebox-pid-sandbox) phasebox_ns+=( --pid ) ;;
 			phasebox-mount-sandbox) phasebox_ns+=( --mount ) ;;
 		esac
 	done
+	[[ ${phasebox_proxy} == 1 && ( ${distcc} == 1 || -n ${PHASEBOX_NETWORK_ALLOW//[[:space:]]} ) ]] ||
+		phasebox_proxy=0
 }
 
 # @FUNCTION: phasebox_reexec
@@ -191,7 +223,10 @@ phasebox_reexec() {
 	local libexec="@LIBEXECDIR@" phase=${EBUILD_PHASE_FUNC:-${EBUILD_PHASE}} h
 	local -a phasebox_environ phasebox_argv chain=() helpers=( phasebox-reap ) phasebox_limits
 	local -a who=( --package "${CATEGORY}/${PF}" --phase "${phase}" )
+	local sock=${T}/phasebox-proxy.sock
+	local -a proxy_env=()
 	(( phasebox_cgroup )) && helpers+=( phasebox-cgroup )
+	(( phasebox_proxy )) && helpers+=( phasebox-proxy )
 	(( ${#phasebox_ns[@]} )) && helpers+=( phasebox-unshare )
 	for h in "${helpers[@]}"; do
 		[[ -x ${libexec}/${h} ]] ||
@@ -207,12 +242,38 @@ phasebox_reexec() {
 		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}"
 		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}" "${phasebox_limits[@]}" --
 	)
+	if (( phasebox_proxy )); then
+		[[ -n ${T} && -d ${T} ]] ||
+			phasebox_fail "T='${T}' is not a directory: phasebox-proxy needs one for its socket"
+		chain+=( "${libexec}/phasebox-proxy" "${who[@]}" --socket "${sock}" )
+		# Where distcc itself reads its hosts: DISTCC_HOSTS when set, otherwise the first
+		# readable of ${DISTCC_DIR:-~/.distcc}/hosts and ${EPREFIX}/etc/distcc/hosts.
+		if [[ " ${FEATURES} " == *" distcc "* ]]; then
+			if [[ ${DISTCC_HOSTS+set} ]]; then
+				chain+=( --distcc-hosts "${DISTCC_HOSTS}" )
+			else
+				chain+=( --distcc-hosts-file "${DISTCC_DIR:-${HOME}/.distcc}/hosts"
+					--distcc-hosts-file "${EPREFIX}/etc/distcc/hosts" )
+			fi
+		fi
+		[[ -n ${PHASEBOX_NETWORK_ALLOW//[[:space:]]} ]] && chain+=( --allow "${PHASEBOX_NETWORK_ALLOW}" )
+		# Under Portage's own network-sandbox this phase (and so the proxy) is already in a
+		# namespace with no way out but Portage's SOCKS5 proxy: go through it.
+		[[ ${PORTAGE_SOCKS5_PROXY} == /* && -S ${PORTAGE_SOCKS5_PROXY} ]] &&
+			chain+=( --upstream-socks "${PORTAGE_SOCKS5_PROXY}" )
+		chain+=( -- )
+		# The SOCKS clients (Gentoo's distcc, PORTAGE_SOCKS5_PROXY users) use the proxy;
+		# Portage passes both variables to every phase, and never saves them.
+		proxy_env=( DISTCC_SOCKS_PROXY="${sock}" PORTAGE_SOCKS5_PROXY="${sock}" )
+	fi
 	(( ${#phasebox_ns[@]} )) && chain+=(
 		"${libexec}/phasebox-unshare" "${who[@]}" "${phasebox_ns[@]}"
-		--userns "${PHASEBOX_USERNS:-auto}" --fallback "${PHASEBOX_FALLBACK:-fail}" --
+		--userns "${PHASEBOX_USERNS:-auto}" --fallback "${PHASEBOX_FALLBACK:-fail}"
 	)
+	(( ${#phasebox_ns[@]} && phasebox_proxy )) && chain+=( --proxy-socket "${sock}" )
+	(( ${#phasebox_ns[@]} )) && chain+=( -- )
 	chain+=( "${libexec}/phasebox-reap" "${who[@]}" --exec "${BASH}" -- )
-	exec env -i "${phasebox_environ[@]}" PHASEBOX_REEXEC="${EBUILD_PHASE}" \
+	exec env -i "${phasebox_environ[@]}" "${proxy_env[@]}" PHASEBOX_REEXEC="${EBUILD_PHASE}" \
 		"${chain[@]}" "${phasebox_argv[@]}"
 }
 
@@ -220,7 +281,7 @@ phasebox_reexec() {
 # @DESCRIPTION:
 # Decide, for this phase, whether to isolate it, and if so re-execute it.
 phasebox_main() {
-	local phasebox_value phasebox_cgroup
+	local phasebox_value phasebox_cgroup phasebox_proxy
 	local -a phasebox_ns
 	if [[ ${EBUILD_PHASE} == setup ]]; then
 		[[ " ${FEATURES} " == *" phasebox-cgroup "* ]] || return 0
@@ -248,5 +309,5 @@ phasebox_main() {
 }
 
 phasebox_main
-unset -f phasebox_main phasebox_reexec phasebox_plan phasebox_check_vars phasebox_fail phasebox_initial_env \
-	phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register
+unset -f phasebox_main phasebox_reexec phasebox_plan phasebox_check_vars phasebox_check_allow phasebox_fail \
+	phasebox_initial_env phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register

@@ -1,14 +1,16 @@
 // phasebox-unshare — run the next program in new namespaces.
 //
 //   phasebox-unshare [--net] [--uts] [--ipc] [--pid] [--mount] [--userns auto|never|always]
-//                    [--hostname NAME] [--package ATOM] [--phase PHASE]
+//                    [--hostname NAME] [--proxy-socket PATH] [--package ATOM] [--phase PHASE]
 //                    [--fallback fail|warn] [--dropped TEXT]... -- PROG [ARGS...]
 //
 // With a user namespace (--userns always, or auto for a non-root caller), it first
 // unshares one mapping the caller's uid and gid to themselves, and creates the other
 // namespaces inside it, with the capabilities it holds there; no privilege is needed, so
 // it works under no_new_privs.  --net: lo up with 127.0.0.1/8 and ::1, plus 10.0.0.1/8 and
-// fd::1/8.  --uts: hostname "localhost" (or --hostname).  --mount (and --pid, which needs
+// fd::1/8; with --proxy-socket, the destinations phasebox-proxy (listening on PATH, outside)
+// lets through get a listening socket each on lo, handed over to the proxy (see
+// common/handoff.hh), so a plain connect() to them reaches it.  --uts: hostname "localhost" (or --hostname).  --mount (and --pid, which needs
 // one for its /proc): every mount made a slave of the parent namespace's.  --pid: it
 // forks; the child is pid 1 of the new namespace, mounts a fresh /proc and execs PROG (a
 // reaper: phasebox-reap); the parent forwards signals, waits, and passes the status on;
@@ -30,6 +32,7 @@
 #include "common/cli.hh"
 #include "common/environment.hh"
 #include "common/exit_status.hh"
+#include "common/handoff.hh"
 #include "common/isolate.hh"
 #include "common/namespaces.hh"
 #include "common/privs.hh"
@@ -55,6 +58,7 @@ struct Options {
 	std::string phase = "phase";
 	std::string fallback = "fail";
 	std::vector<std::string> dropped;
+	std::string proxy_socket;
 	std::vector<std::string> next;
 };
 
@@ -76,6 +80,8 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 				       ? std::string("not a valid hostname")
 				       : std::string();
 		});
+	app.add_option("--proxy-socket", o.proxy_socket,
+		       "with --net: hand listening sockets for phasebox-proxy's destinations to the proxy at PATH");
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	app.add_option("--fallback", o.fallback, "when a namespace cannot be had: fail (the default) or warn and run with less")
@@ -88,6 +94,10 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	o.next = args.next;
 	if (o.pid)
 		o.mount = true;
+	if (!o.proxy_socket.empty() && !o.net) {
+		std::fprintf(stderr, "%s: --proxy-socket needs --net\n%s: try '%s --help'\n", prog, prog, prog);
+		return ex::usage;
+	}
 	return std::nullopt;
 }
 
@@ -203,6 +213,14 @@ int main(int argc, char** argv)
 	if (auto f = isolate::enter(plan))
 		return fail(*f, plan);
 	o.pid = plan.flags & CLONE_NEWPID;
+	// The proxy's listeners go on this namespace's lo; where warn dropped the network
+	// namespace, the phase has the host's network and nothing is handed over (never an
+	// address on the host's lo).
+	if (!o.proxy_socket.empty() && (plan.flags & CLONE_NEWNET))
+		if (Status s = handoff::hand_over(o.proxy_socket); !s) {
+			report::error(s.error());
+			return ex::syscall;
+		}
 
 	ChildSpec spec;
 	spec.argv = pass_on(o);

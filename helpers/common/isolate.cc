@@ -4,6 +4,7 @@
 #include "namespaces.hh"
 #include "netlink.hh"
 
+#include <algorithm>
 #include <cstring>
 #include <fcntl.h>
 #include <sched.h>
@@ -170,20 +171,30 @@ std::optional<std::vector<std::string>> forward_dropped(const std::vector<std::s
                                                         const std::vector<std::string>& dropped,
                                                         const std::string& dir)
 {
-	if (next.empty() || dir.empty())
+	if (dir.empty())
 		return std::nullopt;
-	const std::string& n0 = next[0];
+	// phasebox-proxy (between phasebox-cgroup and phasebox-unshare) takes no --dropped:
+	// the words go to the link after its "--".
+	size_t i = 0;
+	while (i < next.size() && next[i] == dir + "/phasebox-proxy") {
+		auto sep = std::find(next.begin() + static_cast<long>(i) + 1, next.end(), "--");
+		if (sep == next.end())
+			return std::nullopt;
+		i = static_cast<size_t>(sep - next.begin()) + 1;
+	}
+	if (i >= next.size())
+		return std::nullopt;
 	bool ours = false;
 	for (const char* h : {"phasebox-unshare", "phasebox-reap", "phasebox-cgroup"})
-		ours = ours || n0 == dir + "/" + h;
+		ours = ours || next[i] == dir + "/" + h;
 	if (!ours)
 		return std::nullopt;
-	std::vector<std::string> out{n0};
+	std::vector<std::string> out(next.begin(), next.begin() + static_cast<long>(i) + 1);
 	for (const auto& d : dropped) {
 		out.emplace_back("--dropped");
 		out.push_back(d);
 	}
-	out.insert(out.end(), next.begin() + 1, next.end());
+	out.insert(out.end(), next.begin() + static_cast<long>(i) + 1, next.end());
 	return out;
 }
 

@@ -48,9 +48,10 @@ std::string describe_namespaces(int flags);
 // The directory of this helper's own executable ("" when unknown).
 std::string self_dir();
 
-// When next[0] is a phasebox helper from `dir` (it takes --dropped), the same argv with
-// "--dropped TEXT" inserted after next[0] for each of `dropped`; otherwise nullopt (the
-// caller then prints the warning itself).
+// When next[0] is a phasebox helper from `dir` that takes --dropped, the same argv with
+// "--dropped TEXT" inserted after next[0] for each of `dropped` — or after the link that
+// follows a phasebox-proxy's "--" (the proxy takes none); otherwise nullopt (the caller
+// then prints the warning itself).
 std::optional<std::vector<std::string>> forward_dropped(const std::vector<std::string>& next,
                                                         const std::vector<std::string>& dropped,
                                                         const std::string& dir);

@@ -47,6 +47,10 @@ Status add_address(int family, const void* addr, size_t addrlen, unsigned char p
 	req.ifa.ifa_family = static_cast<unsigned char>(family);
 	req.ifa.ifa_prefixlen = prefix;
 	req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+	// No duplicate address detection: a "tentative" IPv6 address cannot be bound until DAD
+	// ends (EADDRNOTAVAIL), and nothing else can hold a loopback address of a new namespace.
+	if (family == AF_INET6)
+		req.ifa.ifa_flags = IFA_F_NODAD;
 	req.ifa.ifa_index = ifindex;
 	for (unsigned short type : {IFA_LOCAL, IFA_ADDRESS}) {
 		auto* rta = reinterpret_cast<struct rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.nh.nlmsg_len));
@@ -73,6 +77,21 @@ Status add_address(int family, const void* addr, size_t addrlen, unsigned char p
 }
 
 } // namespace
+
+Status add_loopback_address(int family, const void* addr)
+{
+	unsigned idx = ::if_nametoindex("lo");
+	if (idx == 0)
+		return sys_error("if_nametoindex(lo)");
+	char text[INET6_ADDRSTRLEN] = "?";
+	::inet_ntop(family, addr, text, sizeof text);
+	bool v4 = family == AF_INET;
+	if (Status s = add_address(family, addr, v4 ? sizeof(struct in_addr) : sizeof(struct in6_addr),
+				   v4 ? 32 : 128, idx);
+	    !s)
+		return Error{s.error().err, std::string("add ") + text + " to lo: " + s.error().what};
+	return {};
+}
 
 Status configure_loopback()
 {

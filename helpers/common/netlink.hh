@@ -11,4 +11,8 @@ namespace phasebox::netlink {
 // non-loopback address of each family (Gentoo bug 690758; Portage does the same).
 Status configure_loopback();
 
+// Add one address (a struct in_addr or in6_addr of `family`) to lo as a /32 or /128; an
+// address lo already has is fine.
+Status add_loopback_address(int family, const void* addr);
+
 } // namespace phasebox::netlink

@@ -69,4 +69,35 @@ Status drop_capabilities_unless_root()
 	return {};
 }
 
+Status drop_all_capabilities()
+{
+	// The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v)
+		if (::prctl(PR_CAPBSET_READ, v, 0, 0, 0) == 1 && ::prctl(PR_CAPBSET_DROP, v, 0, 0, 0) != 0 &&
+		    errno != EPERM)
+			return sys_error("drop capability " + std::to_string(v) + " from the bounding set");
+	if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		return sys_error("clear the ambient capability set");
+	CapPtr empty(cap_init());
+	if (!empty)
+		return sys_error("cap_init");
+	if (cap_set_proc(empty.get()) != 0)
+		return sys_error("clear the capability sets");
+	if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return sys_error("prctl(PR_SET_NO_NEW_PRIVS)");
+	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return sys_error("prctl(PR_SET_DUMPABLE, 0)");
+	CapPtr now(cap_get_proc());
+	if (!now)
+		return sys_error("cap_get_proc");
+	if (any_cap(now.get()))
+		return Error{EPERM, "capabilities still set after dropping them"};
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v)
+		if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, v, 0, 0) == 1)
+			return Error{EPERM, "ambient capabilities still set after dropping them"};
+	// Without CAP_SETPCAP (a non-root caller) the bounding set cannot shrink; it then
+	// grants nothing either, as no_new_privs is set and nothing is executed.
+	return {};
+}
+
 } // namespace phasebox

@@ -16,4 +16,10 @@ Status check_privilege_state();
 // (fowners needs CAP_CHOWN).
 Status drop_capabilities_unless_root();
 
+// For a process that runs no build code and execs nothing (phasebox-proxy's server), root
+// or not: empty the bounding set, then the ambient, effective, permitted and inheritable
+// sets, set no_new_privs and make the process non-dumpable (a build of the same uid can
+// then neither ptrace it nor read its memory), and verify every set reads back empty.
+Status drop_all_capabilities();
+
 } // namespace phasebox

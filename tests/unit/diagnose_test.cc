@@ -261,6 +261,18 @@ TEST(Fallback, ForwardOnlyToOwnHelpers)
 	EXPECT_FALSE(isolate::forward_dropped({"/lib/pb/phasebox-probe"}, dropped, "/lib/pb"));
 	EXPECT_FALSE(isolate::forward_dropped({}, dropped, "/lib/pb"));
 	EXPECT_FALSE(isolate::forward_dropped({"/lib/pb/phasebox-reap"}, dropped, ""));
+	// Over phasebox-proxy (it takes no --dropped) to the link after its "--".
+	auto over = isolate::forward_dropped({"/lib/pb/phasebox-proxy", "--socket", "/t/s", "--",
+	                                      "/lib/pb/phasebox-unshare", "--net", "--", "bash"},
+	                                     {"the cgroup (x)"}, "/lib/pb");
+	ASSERT_TRUE(over);
+	EXPECT_EQ(*over, (std::vector<std::string>{"/lib/pb/phasebox-proxy", "--socket", "/t/s", "--",
+	                                           "/lib/pb/phasebox-unshare", "--dropped", "the cgroup (x)",
+	                                           "--net", "--", "bash"}));
+	EXPECT_FALSE(isolate::forward_dropped({"/lib/pb/phasebox-proxy", "--socket", "/t/s"}, dropped,
+	                                      "/lib/pb"));
+	EXPECT_FALSE(isolate::forward_dropped({"/lib/pb/phasebox-proxy", "--", "/bin/bash"}, dropped,
+	                                      "/lib/pb"));
 	EXPECT_EQ(isolate::warning(dropped), "warning: PHASEBOX_FALLBACK=warn: this phase runs "
 	                                     "with less isolation than asked: the cgroup (x); the "
 	                                     "pid namespace (y)");

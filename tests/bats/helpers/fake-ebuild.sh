@@ -39,7 +39,10 @@ __ebuild_main() {
 	# the phase body
 	local cg
 	mapfile -t cg <"/proc/$$/cgroup"
+	local sock=no
+	[[ -S ${DISTCC_SOCKS_PROXY} ]] && sock=yes
 	echo "body pid=$$ reexec=${PHASEBOX_REEXEC-unset} net=$(/bin/readlink "/proc/$$/ns/net") pidns=$(/bin/readlink "/proc/$$/ns/pid") userns=$(/bin/readlink "/proc/$$/ns/user") ${cg[*]}" \
+		"socks=${DISTCC_SOCKS_PROXY-unset} socks5=${PORTAGE_SOCKS5_PROXY-unset} sock=${sock}" \
 		>>"${PB_OUT}/counter"
 	(( PB_STATUS )) && exit "${PB_STATUS}"
 }
