@@ -350,7 +350,7 @@ _phasebox_reexecuted() {
 # @DESCRIPTION:
 # Succeed when this phase runs with that isolation from phasebox(8): in a phasebox leaf
 # cgroup (cgroup), or in a network, IPC, pid or mount namespace that is not the one of the
-# process Portage started for this phase (recorded in ${T}/phasebox/<phase>.origin by the
+# process Portage started for this phase (recorded in ${T}/phasebox.<phase>.origin by the
 # bashrc snippet before it re-executed the phase).  It reads the kernel's state
 # (/proc/self/ns/*, /proc/self/cgroup); it does not trust FEATURES.  It answers for
 # phasebox's isolation only: Portage's own network-sandbox, ipc-sandbox and pid-sandbox
@@ -378,7 +378,7 @@ phasebox_has() {
 		*) die "${FUNCNAME[0]}: '${1}' is not an isolation: expected cgroup, network, ipc, pid or mount" ;;
 	esac
 	_phasebox_reexecuted || return 1
-	local origin="${T}/phasebox/${EBUILD_PHASE}.origin" line
+	local origin="${T}/phasebox.${EBUILD_PHASE}.origin" line
 	[[ -r ${origin} ]] || return 1
 	if [[ -n ${ns} ]]; then
 		local now

@@ -6,6 +6,9 @@
 #
 #   PB_ECLASSDIR  where phasebox.eclass is
 #   PB_BODY       a file sourced as the phase function's body
+#   PB_BASHRC     a file sourced first, as Portage sources /etc/portage/bashrc (optional);
+#                 then pre_<phase func>, the body and post_<phase func> run, as
+#                 __ebuild_phase_with_hooks runs a user's hooks
 #   EAPI, EBUILD_PHASE, BROOT, T, ...  as a test sets them
 # shellcheck disable=SC2317 # called by the eclass and the bodies
 die() {
@@ -46,8 +49,12 @@ export EBUILD_PHASE_FUNC=${EBUILD_PHASE_FUNC:-src_${EBUILD_PHASE}}
 __ebuild_main() {
 	export EBUILD_MASTER_PID=${BASHPID}
 	trap 'exit 1' SIGTERM
+	# shellcheck disable=SC1090
+	[[ -n ${PB_BASHRC} ]] && source "${PB_BASHRC}"
 	inherit phasebox
+	if declare -F "pre_${EBUILD_PHASE_FUNC}" >/dev/null; then "pre_${EBUILD_PHASE_FUNC}"; fi
 	# shellcheck disable=SC1090
 	source "${PB_BODY}"
+	if declare -F "post_${EBUILD_PHASE_FUNC}" >/dev/null; then "post_${EBUILD_PHASE_FUNC}"; fi
 }
 ( __ebuild_main ); exit $?
