@@ -32,7 +32,7 @@ eclass_setup() {
 
 # check_service_gone <run name>: neither the server nor its daemon survived.
 check_service_gone() {
-	local name=$1 pids p left=()
+	local name=$1 pids left
 	pids=$(cat "${res}/service.src_test.main" "${res}/service.src_test.daemon" 2>/dev/null | tr '\n' ' ')
 	check "${name}: src_test started the service and its daemon (pids: ${pids:-none})" \
 		test "$(wc -w <<< "${pids}")" -eq 2
