@@ -336,3 +336,31 @@ pids_of() { # <name>: the service's main pid and its daemon's
 	run -100 "${B}/phasebox-service" --watch $$ true
 	run -100 "${B}/phasebox-service" --watch $$ --stop-signal FOO -- true
 }
+
+@test "phasebox.eclass(5) agrees with the eclassdoc: blurb, every public function with its @USAGE, every variable" {
+	local eclass="${ECLASSDIR}/phasebox.eclass" man="${BATS_TEST_DIRNAME}/../../man/phasebox.eclass.5"
+	local text blurb
+	text=$(sed 's/\\-/-/g; s/\\e/\\/g' "${man}")
+	blurb=$(sed -n 's/^# @BLURB: //p' "${eclass}")
+	[[ ${text} == *"phasebox.eclass - ${blurb}"* ]]
+	# "<name> <usage>" of each public function, "<name>" of each public variable.
+	local -a funcs vars
+	mapfile -t funcs < <(awk '
+		function flush() { if (fn != "" && !internal) print fn (usage != "" ? " " usage : ""); fn = ""; usage = ""; internal = 0 }
+		/^# @FUNCTION: / { flush(); fn = $3 }
+		/^# @ECLASS_VARIABLE: / { flush() }
+		/^# @USAGE: / { sub(/^# @USAGE: /, ""); usage = $0 }
+		/^# @INTERNAL/ { internal = 1 }
+		END { flush() }' "${eclass}")
+	mapfile -t vars < <(awk '/^# @ECLASS_VARIABLE: / { v = $3; internal = 0; next } v != "" && /^# @INTERNAL/ { v = "" } v != "" && /^# @DESCRIPTION/ { print v; v = "" }' "${eclass}")
+	[[ ${#funcs[@]} -eq 3 && ${#vars[@]} -eq 1 ]]
+	local f
+	for f in "${funcs[@]}"; do
+		[[ ${text} == *".B \"${f}\""* ]] || { echo "not in the man page: ${f}" >&2; false; }
+	done
+	for f in "${vars[@]}"; do
+		[[ ${text} == *".B \"${f}\""* ]] || { echo "not in the man page: ${f}" >&2; false; }
+	done
+	# twin: a usage that differs is noticed
+	[[ ${text} != *".B \"phasebox_stop_service <name> <extra>\""* ]]
+}

@@ -62,7 +62,7 @@ package_ebuild() {
 		cmd=("$(command -v ebuild)")
 	fi
 	emerge_out=${out}/${name}.out
-	timeout -k 10 "${limit}" setsid env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LC_ALL=C.UTF-8 \
+	timeout -k 10 "${limit}" setsid env -i PATH="${package_path}" HOME=/root TERM=dumb LC_ALL=C.UTF-8 \
 		PORTAGE_OVERRIDE_EPREFIX="${eprefix}" ROOT=/ PORTAGE_REPOSITORIES="${package_repos}" \
 		"${cmd[@]}" "${package_ebuild_file}" "$@" > "${emerge_out}" 2>&1 < /dev/null
 	emerge_status=$?
@@ -82,6 +82,16 @@ scenario_package() {
 	ok "${name}: make dist makes phasebox-${version}.tar.gz (git archive of HEAD $(git -C "${repo}" rev-parse --short HEAD))"
 	cp "${tarball}" "${eprefix}/var/cache/distfiles/" || die_harness "cannot copy ${tarball}"
 	chmod a+r "${eprefix}/var/cache/distfiles/${tarball##*/}"
+
+	# Portage's unpack runs `gtar` (Gentoo's app-arch/tar installs that name); Debian has
+	# only `tar`.
+	package_path=/usr/sbin:/usr/bin:/sbin:/bin
+	if ! command -v gtar > /dev/null; then
+		mkdir -p "${scratch}/bin"
+		ln -s "$(command -v tar)" "${scratch}/bin/gtar"
+		package_path=${scratch}/bin:${package_path}
+		info "${name}: no gtar on this machine (Portage's unpack calls it): ${scratch}/bin/gtar -> $(command -v tar)"
+	fi
 
 	local pbrepo=${scratch}/pbrepo
 	mkdir -p "${pbrepo}"
