@@ -283,8 +283,8 @@ _phasebox_stop() {
 # @EXAMPLE:
 #
 # @CODE
-# phasebox_start_service --file "${T}/xvfb.ready" xvfb Xvfb :97 -displayfd 3 3>"${T}/xvfb.ready"
-# virtx-less-tests
+# phasebox_start_service --socket /tmp/.X11-unix/X97 xvfb Xvfb :97 -nolisten tcp
+# emake check DISPLAY=:97
 # phasebox_stop_service xvfb
 # @CODE
 phasebox_stop_service() {

@@ -55,6 +55,8 @@ __ebuild_main() {
 	if declare -F "pre_${EBUILD_PHASE_FUNC}" >/dev/null; then "pre_${EBUILD_PHASE_FUNC}"; fi
 	# shellcheck disable=SC1090
 	source "${PB_BODY}"
+	local rc=$?
 	if declare -F "post_${EBUILD_PHASE_FUNC}" >/dev/null; then "post_${EBUILD_PHASE_FUNC}"; fi
+	return "${rc}"
 }
 ( __ebuild_main ); exit $?
