@@ -51,7 +51,8 @@
 using namespace phasebox;
 namespace ex = phasebox::exit_code;
 
-namespace {
+namespace
+{
 
 const char* const prog = "phasebox-service";
 
@@ -69,35 +70,39 @@ struct Options {
 
 // Signal names phasebox_stop_service may ask for (kill -l spelling, without SIG).
 const std::map<std::string, int> stop_signals = {
-	{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
-	{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL},
+    {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},   {"QUIT", SIGQUIT},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"KILL", SIGKILL},
 };
 
 std::optional<int> parse(const cli::Split& args, Options& o)
 {
 	CLI::App app{"Run PROG for as long as process PID (the phase) lives; then stop it and "
-		     "kill all it left.\n"
-		     "Usage: phasebox-service --watch PID [OPTIONS] -- PROG [ARGS...]",
-		     prog};
-	app.add_option("--watch", o.watch, "the process whose end stops the service (the phase shell)")
-		->required()
-		->check(CLI::Range(1, 1 << 22));
+	             "kill all it left.\n"
+	             "Usage: phasebox-service --watch PID [OPTIONS] -- PROG [ARGS...]",
+	             prog};
+	app.add_option("--watch", o.watch,
+	               "the process whose end stops the service (the phase shell)")
+	    ->required()
+	    ->check(CLI::Range(1, 1 << 22));
 	app.add_option("--watch-start", o.watch_start,
-		       "PID's start time (field 22 of /proc/PID/stat): refuse a recycled pid");
+	               "PID's start time (field 22 of /proc/PID/stat): refuse a recycled pid");
 	app.add_option("--name", o.name, "the service's name, for messages (default: PROG)");
-	app.add_option("--stop-signal", o.stop_signal, "signal that asks PROG to stop (default TERM)")
-		->check(CLI::IsMember({"TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "KILL"}));
+	app.add_option("--stop-signal", o.stop_signal,
+	               "signal that asks PROG to stop (default TERM)")
+	    ->check(CLI::IsMember({"TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "KILL"}));
 	app.add_option("--stop-timeout", o.stop_timeout,
-		       "seconds PROG gets to stop before everything left is killed (default 10)")
-		->check(CLI::Range(1, 600));
+	               "seconds PROG gets to stop before everything left is killed (default 10)")
+	    ->check(CLI::Range(1, 600));
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_test), for messages");
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
 		return rc;
-	if (!o.watch_start.empty() && o.watch_start.find_first_not_of("0123456789") != std::string::npos) {
-		std::fprintf(stderr, "%s: --watch-start: '%s' is not a number\n", prog, o.watch_start.c_str());
+	if (!o.watch_start.empty() &&
+	    o.watch_start.find_first_not_of("0123456789") != std::string::npos) {
+		std::fprintf(stderr, "%s: --watch-start: '%s' is not a number\n", prog,
+		             o.watch_start.c_str());
 		return ex::usage;
 	}
 	o.next = args.next;
@@ -139,9 +144,10 @@ Result<UniqueFd> open_watched(const Options& o)
 	if (!o.watch_start.empty()) {
 		std::string actual = start_time_of(o.watch);
 		if (actual != o.watch_start)
-			return Error{ESRCH, "watch process " + std::to_string(o.watch) + ": started at " +
-						    (actual.empty() ? "?" : actual) + ", not at " + o.watch_start +
-						    " (it is not the phase)"};
+			return Error{ESRCH, "watch process " + std::to_string(o.watch) +
+			                        ": started at " + (actual.empty() ? "?" : actual) +
+			                        ", not at " + o.watch_start +
+			                        " (it is not the phase)"};
 	}
 	return fd;
 }
@@ -160,7 +166,8 @@ Result<UniqueFd> open_signalfd()
 
 long long now_ms()
 {
-	struct timespec ts{};
+	struct timespec ts {
+	};
 	::clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
@@ -197,7 +204,8 @@ Ending watch_service(pid_t child, int watched_fd, int sig_fd, const Options& o)
 		if (!stopping && (fds[1].revents & POLLIN))
 			begin_stop(); // the phase has ended
 		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si{};
+			struct signalfd_siginfo si {
+			};
 			while (::read(sig_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si))
 				if (si.ssi_signo != SIGCHLD)
 					begin_stop();
@@ -282,11 +290,12 @@ int main(int argc, char** argv)
 		report::error(child.value().failure.error);
 		return child.value().failure.exit_code;
 	}
-	Ending end = watch_service(child.value().pid, watched.value().get(), sig_fd.value().get(), o);
+	Ending end =
+	    watch_service(child.value().pid, watched.value().get(), sig_fd.value().get(), o);
 	kill_everything_left();
 	if (!end.by_itself)
 		return ex::ok;
-	report::message("service '%s' ended by itself (exit status %d) before it was stopped", o.name.c_str(),
-			exit_status_from_wait(end.wstatus));
+	report::message("service '%s' ended by itself (exit status %d) before it was stopped",
+	                o.name.c_str(), exit_status_from_wait(end.wstatus));
 	return exit_status_from_wait(end.wstatus);
 }
