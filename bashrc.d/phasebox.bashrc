@@ -46,7 +46,9 @@ phasebox_check_vars() {
 		case ${v} in
 			PHASEBOX_REEXEC) ;;
 			PHASEBOX_REQUIRED)
-				# phasebox.eclass's (an ebuild's variable; the eclass validates it)
+				# phasebox.eclass's: an ebuild sets it before inherit
+				[[ ${!v} == @(test|always|manual) ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected test, always or manual"
 				;;
 			PHASEBOX_CGROUP_HIERARCHY)
 				[[ ${!v} == @(auto|v2|v1) ]] ||

@@ -30,7 +30,7 @@ BDEPEND="
 	)
 "
 
-DOCS=( README.md tests/e2e/README.md )
+DOCS=( README.md )
 
 src_compile() {
 	tc-export CXX AR PKG_CONFIG

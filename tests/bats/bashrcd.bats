@@ -157,3 +157,14 @@ has_body() {
 	run -0 phase "${SCRATCH}/direct" FEATURES="userpriv phasebox-cgroup"
 	[[ $(<"${SCRATCH}/guard") == unset ]]
 }
+
+@test "PHASEBOX_REQUIRED (phasebox.eclass's) is known to the snippet: a bad value dies naming it, a good one passes" {
+	printf 'source "%s"\n' "${SNIPPET}" >"${SCRATCH}/direct"
+	printf '%s\n' 'echo body >>"${S}/body"' >"${BODY}"
+	run -1 --separate-stderr phase "${SCRATCH}/direct" PHASEBOX_REQUIRED=sometimes
+	[[ ${stderr} == *"DIE: phasebox: app-misc/${MARK}-1 src_compile: PHASEBOX_REQUIRED='sometimes' is not valid: expected test, always or manual"* ]]
+	[[ ! -e ${SCRATCH}/body ]]
+	run -0 --separate-stderr phase "${SCRATCH}/direct" PHASEBOX_REQUIRED=manual
+	[[ ${stderr} != *WARN* && ${stderr} != *DIE* ]]
+	[[ $(<"${SCRATCH}/body") == body ]]
+}

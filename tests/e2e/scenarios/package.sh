@@ -168,13 +168,18 @@ location = ${overlay}"
 	check "${name}: image has usr/share/phasebox/phasebox.bashrc, mode 644 (${v:-missing})" test "${v}" = 644
 	check "${name}: the installed snippet names the installed helpers (${eprefix}/usr/libexec/phasebox)" \
 		grep -qF "libexec=\"${eprefix}/usr/libexec/phasebox\"" "${p}/usr/share/phasebox/phasebox.bashrc"
-	for f in man8/phasebox.8 man8/phasebox-cgroup.8 man8/phasebox-unshare.8 man8/phasebox-reap.8 \
+	for f in man1/phasebox.1 man8/phasebox.8 man8/phasebox-cgroup.8 man8/phasebox-unshare.8 man8/phasebox-reap.8 \
 		man8/phasebox-service.8 man5/phasebox.eclass.5; do
 		v=$(compgen -G "${p}/usr/share/man/${f}*")
 		check "${name}: image has usr/share/man/${f} (${v##*/})" test -n "${v}"
 	done
 	v=$(compgen -G "${p}/usr/share/doc/phasebox-${version}/README.md*")
 	check "${name}: image has the docs (usr/share/doc/phasebox-${version}/${v##*/})" test -n "${v}"
+	# Nothing else: the list of files, compression suffixes (Portage's ecompress) removed.
+	local want got
+	want="usr/bin/phasebox usr/libexec/phasebox/phasebox-cgroup usr/libexec/phasebox/phasebox-reap usr/libexec/phasebox/phasebox-service usr/libexec/phasebox/phasebox-unshare usr/share/doc/phasebox-${version}/README.md usr/share/man/man1/phasebox.1 usr/share/man/man5/phasebox.eclass.5 usr/share/man/man8/phasebox-cgroup.8 usr/share/man/man8/phasebox-reap.8 usr/share/man/man8/phasebox-service.8 usr/share/man/man8/phasebox-unshare.8 usr/share/man/man8/phasebox.8 usr/share/phasebox/phasebox.bashrc"
+	got=$(cd "${p}" && find . \( -type f -o -type l \) -printf '%P\n' | sed -E 's/\.(bz2|gz|xz|zst)$//' | LC_ALL=C sort | tr '\n' ' ')
+	check "${name}: the image has exactly the expected files (got: ${got})" test "${got% }" = "${want}"
 	bad=$(find "${image}" -perm /6000 -printf '%p ')
 	check "${name}: no setuid or setgid file in the image (${bad:-none})" test -z "${bad}"
 	if command -v getcap > /dev/null; then
