@@ -41,7 +41,7 @@ endif
 
 COMMON_SRC := $(wildcard helpers/common/*.cc)
 COMMON_OBJ := $(COMMON_SRC:%.cc=$(B)/%.o)
-HELPERS    := phasebox-cgroup phasebox-unshare phasebox-reap phasebox-proxy
+HELPERS    := phasebox-cgroup phasebox-unshare phasebox-reap phasebox-proxy phasebox-service
 HELPER_BIN := $(HELPERS:%=$(B)/%)
 # The user-facing `phasebox`: its dispatcher and one file per subcommand (helpers/cmd/).
 CMD_SRC    := $(wildcard helpers/cmd/*.cc)
@@ -49,6 +49,10 @@ CMD_OBJ    := $(CMD_SRC:%.cc=$(B)/%.o)
 UNIT_SRC   := $(wildcard tests/unit/*.cc)
 UNIT_OBJ   := $(UNIT_SRC:%.cc=$(B)/%.o)
 MANPAGES   := $(wildcard man/*.[1-8])
+# Each page into the directory of its section (man/foo.5 → $(MANDIR)/man5/foo.5).
+MANSECTIONS := $(sort $(patsubst .%,%,$(suffix $(MANPAGES))))
+# What `make dist` packs: every file of HEAD (git archive), nothing of build/.
+DIST       := phasebox-$(VERSION)
 
 all: $(HELPER_BIN) $(B)/phasebox
 
@@ -78,7 +82,7 @@ $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ)
 	@mkdir -p $(@D)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
-check: check-unit check-bats check-stress check-e2e check-sanitize
+check: check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize
 
 # The chain under load and faults: 1000 phases in sequence, 50 at once, helpers SIGKILLed at
 # random moments, a fork bomb under a pids limit; nothing may be left (tests/stress/run).
@@ -97,6 +101,20 @@ check-unit: $(B)/unit-tests
 
 check-bats: all $(B)/phasebox-probe $(B)/test/phasebox.bashrc
 	PHASEBOX_BUILD=$(abspath $(B)) bats --print-output-on-failure tests/bats
+
+# phasebox.eclass and the bashrc snippet in a stubbed Portage environment (tests/eclass,
+# in the style of ::gentoo's eclass/tests).  Needs no root: the ebuild's src_test runs it.
+check-eclass: all $(B)/test/phasebox.bashrc
+	PHASEBOX_BUILD=$(abspath $(B)) bats --print-output-on-failure tests/eclass
+
+# The release tarball: HEAD as git has it (uncommitted changes are not in it).
+dist: $(DIST).tar.gz
+$(DIST).tar.gz: FORCE
+	git archive --format=tar --prefix=$(DIST)/ HEAD | gzip -n -9 > $@.tmp && mv $@.tmp $@
+
+# The tarball alone builds and passes the tests that need no real Portage.
+check-dist: dist
+	tests/dist/check $(DIST).tar.gz
 
 # Real Portage (see tests/e2e/run for how it is found; it says SKIPPED when it is not).
 # What phasebox costs per emerge, against real Portage: prints medians and ratios to the
@@ -149,25 +167,36 @@ deps:
 	fi
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) \
+		$(MANSECTIONS:%=$(DESTDIR)$(MANDIR)/man%)
 	install -m 0755 $(B)/phasebox $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(HELPER_BIN) $(DESTDIR)$(LIBEXECDIR)/
 	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' bashrc.d/phasebox.bashrc \
 		> $(DESTDIR)$(DATADIR)/phasebox.bashrc
 	chmod 0644 $(DESTDIR)$(DATADIR)/phasebox.bashrc
-	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/)
+	$(foreach n,$(MANSECTIONS),install -m 0644 $(filter %.$(n),$(MANPAGES)) $(DESTDIR)$(MANDIR)/man$(n)/ &&) true
+
+# Opt-in: turn the snippet on for bashrc.d loaders (app-portage/portage-bashrc-mv, or a
+# loop over /etc/portage/bashrc.d/*.sh in /etc/portage/bashrc).  "00-" sorts it first: what
+# is sourced before it runs twice in an isolated phase.
+install-bashrc-d:
+	install -d $(DESTDIR)$(SYSCONFDIR)/portage/bashrc.d
+	ln -sf $(DATADIR)/phasebox.bashrc $(DESTDIR)$(SYSCONFDIR)/portage/bashrc.d/00-phasebox.sh
 
 format:
 	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh helpers/cmd/*.cc helpers/cmd/*.hh tests/unit/*.cc tests/probe/*.cc
 
 lint:
-	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc tests/e2e/run tests/e2e/bench tests/bench/chain \
-		tests/stress/run .ci/run tests/restrict/restrict
+	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc eclass/phasebox.eclass tests/eclass/helpers/fake-phase.sh \
+		tests/dist/check tests/e2e/run tests/e2e/bench tests/bench/chain tests/stress/run .ci/run tests/restrict/restrict
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Ihelpers helpers
 
 clean:
-	rm -rf $(B) $(B)-asan $(B)-fuzz
+	rm -rf $(B) $(B)-asan $(B)-fuzz $(DIST).tar.gz
 
-.PHONY: all check check-unit check-bats check-stress check-e2e check-sanitize fuzz bench deps install format lint clean
+FORCE:
+
+.PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
+	deps install install-bashrc-d format lint clean FORCE
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)

@@ -45,6 +45,11 @@ phasebox_check_vars() {
 	for v in "${!PHASEBOX_@}"; do
 		case ${v} in
 			PHASEBOX_REEXEC) ;;
+			PHASEBOX_REQUIRED)
+				# phasebox.eclass's: an ebuild sets it before inherit
+				[[ ${!v} == @(test|always|manual) ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected test, always or manual"
+				;;
 			PHASEBOX_CGROUP_HIERARCHY)
 				[[ ${!v} == @(auto|v2|v1) ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected auto, v2 or v1"
@@ -212,6 +217,26 @@ phasebox_plan() {
 		phasebox_proxy=0
 }
 
+# @FUNCTION: phasebox_origin
+# @DESCRIPTION:
+# Record the namespaces and cgroups of the process Portage started for this phase into
+# ${T}/phasebox.<phase>.origin ("ns <name> <link>" and "cg <line of /proc/self/cgroup>"),
+# for phasebox.eclass's phasebox_has, which compares them with the re-executed phase's
+# own.  A file, not a variable: nothing of it can reach ${T}/environment, and each original
+# run of a phase rewrites it just before it re-executes.
+phasebox_origin() {
+	local f="${T}/phasebox.${EBUILD_PHASE}.origin" n l
+	[[ -n ${T} && -d ${T} && -w ${T} ]] || return 0
+	rm -f "${f}" 2>/dev/null
+	{
+		for n in net ipc pid mnt uts; do
+			l=$(readlink "/proc/${BASHPID}/ns/${n}") && echo "ns ${n} ${l}"
+		done
+		while read -r l; do echo "cg ${l}"; done < "/proc/${BASHPID}/cgroup"
+	} > "${f}" 2>/dev/null ||
+		ewarn "phasebox: ${CATEGORY}/${PF} ${EBUILD_PHASE_FUNC:-${EBUILD_PHASE}}: cannot write ${f}: phasebox_has will answer no"
+}
+
 # @FUNCTION: phasebox_reexec
 # @DESCRIPTION:
 # Replace this phase process by the helper chain, which runs the phase's original
@@ -273,6 +298,7 @@ phasebox_reexec() {
 	(( ${#phasebox_ns[@]} && phasebox_proxy )) && chain+=( --proxy-socket "${sock}" )
 	(( ${#phasebox_ns[@]} )) && chain+=( -- )
 	chain+=( "${libexec}/phasebox-reap" "${who[@]}" --exec "${BASH}" -- )
+	phasebox_origin
 	exec env -i "${phasebox_environ[@]}" "${proxy_env[@]}" PHASEBOX_REEXEC="${EBUILD_PHASE}" \
 		"${chain[@]}" "${phasebox_argv[@]}"
 }
@@ -309,5 +335,5 @@ phasebox_main() {
 }
 
 phasebox_main
-unset -f phasebox_main phasebox_reexec phasebox_plan phasebox_check_vars phasebox_check_allow phasebox_fail \
-	phasebox_initial_env phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register
+unset -f phasebox_main phasebox_reexec phasebox_origin phasebox_plan phasebox_check_vars phasebox_check_allow \
+	phasebox_fail phasebox_initial_env phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register

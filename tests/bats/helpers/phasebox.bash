@@ -8,7 +8,7 @@ pb_setup() {
 	P="${B}/phasebox-probe"
 	PY=/usr/bin/python3
 	MARK="pb${1}-${BATS_TEST_NUMBER}-$$-${RANDOM}"
-	SCRATCH=$(mktemp -d "/tmp/pb${1}.XXXXXX")
+	SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pb${1}.XXXXXX")
 	chmod 755 "${SCRATCH}"
 	mkdir -m 1777 "${SCRATCH}/w" # writable by nobody
 	: >"${SCRATCH}/invs"
