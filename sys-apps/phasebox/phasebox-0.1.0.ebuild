@@ -17,6 +17,7 @@ IUSE="test"
 RESTRICT="!test? ( test )"
 
 DEPEND="
+	dev-cpp/nlohmann_json
 	sys-apps/util-linux
 	sys-libs/libcap
 "
