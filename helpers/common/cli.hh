@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,10 +35,17 @@ inline Split split_at_separator(int argc, char** argv)
 	return s;
 }
 
+// Every helper's description carries its own "Usage:" lines (the "-- PROG [ARGS...]"
+// part, subcommands); CLI11's generated one, which knows neither, is left out.
+struct OwnUsageFormatter : CLI::Formatter {
+	std::string make_usage(const CLI::App*, std::string) const override { return ""; }
+};
+
 // Parse `own` with `app`.  Returns an exit status when the program must stop now
 // (0 after --help/--version, 100 after a usage error), nothing when it goes on.
 inline std::optional<int> parse(CLI::App& app, std::vector<std::string> own, const char* prog)
 {
+	app.formatter(std::make_shared<OwnUsageFormatter>());
 	std::reverse(own.begin(), own.end()); // CLI11 takes the vector back to front
 	try {
 		app.parse(own);

@@ -61,9 +61,12 @@ usage_error() {
 }
 
 @test "--help exits 0 with the usage on stdout and nothing on stderr" {
-	for cmd in "${B}/phasebox-cgroup" "${B}/phasebox-reap"; do
+	for cmd in "${B}/phasebox-cgroup" "${B}/phasebox-reap" "${B}/phasebox-unshare" "${B}/phasebox-proxy" \
+		"${B}/phasebox-service"; do
 		run -0 --separate-stderr "${cmd}" --help
 		[[ ${output} == *"Usage: ${cmd##*/} "*"-- PROG"* ]]
+		# one usage line: the helper's own, not CLI11's generated one besides it
+		[[ $(grep -c '^Usage: ' <<<"${output}") -eq 1 ]]
 		[[ -z ${stderr} ]]
 	done
 	run -0 --separate-stderr "${B}/phasebox-cgroup" adopt --help
