@@ -78,6 +78,11 @@ $(B)/test/phasebox.bashrc: bashrc.d/phasebox.bashrc
 $(B)/unit-tests: $(UNIT_OBJ) $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS) -lgtest_main -lgtest -pthread
 
+# An LD_PRELOAD that holds phasebox-reap before its signal handlers exist (tests/bats).
+$(B)/phasebox-stall.so: tests/probe/stall.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
+
 $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ)
 	@mkdir -p $(@D)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
@@ -99,7 +104,7 @@ endif
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --gtest_brief=1
 
-check-bats: all $(B)/phasebox-probe $(B)/test/phasebox.bashrc
+check-bats: all $(B)/phasebox-probe $(B)/phasebox-stall.so $(B)/test/phasebox.bashrc
 	PHASEBOX_BUILD=$(abspath $(B)) bats --print-output-on-failure tests/bats
 
 # phasebox.eclass and the bashrc snippet in a stubbed Portage environment (tests/eclass,

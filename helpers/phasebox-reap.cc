@@ -48,6 +48,7 @@ struct Options {
 	std::string phase = "phase";
 	std::string exec_file;
 	std::vector<std::string> dropped;
+	std::string sigmask;
 	std::vector<std::string> next;
 };
 
@@ -60,6 +61,12 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	app.add_option("--exec", o.exec_file, "execute FILE with PROG's argv unchanged (argv[0] kept)");
 	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
+	app.add_option("--sigmask", o.sigmask,
+		       "the signal mask PROG gets (16 hex digits, as SigBlk in /proc/PID/status); "
+		       "phasebox-unshare passes the phase's own when this is pid 1")
+		->check([](const std::string& v) {
+			return mask_from_text(v) ? std::string() : std::string("expected 16 lowercase hex digits");
+		});
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -132,7 +139,12 @@ int main(int argc, char** argv)
 	spec.argv = o.next;
 	spec.env = &env;
 	spec.before_exec = [] { return drop_capabilities_unless_root(); };
-	Outcome r = run_supervised(spec, true);
+	// As pid 1, phasebox-unshare execs this with the forwarded signals blocked (so that
+	// none sent before the handlers existed is lost) and names the phase's own mask.
+	std::optional<sigset_t> phase_mask;
+	if (!o.sigmask.empty())
+		phase_mask = mask_from_text(o.sigmask);
+	Outcome r = run_supervised(spec, true, phase_mask ? &*phase_mask : nullptr);
 	if (!r.ran) {
 		report::error(r.failure.error);
 		return r.failure.exit_code;

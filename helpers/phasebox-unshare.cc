@@ -193,6 +193,22 @@ std::vector<std::string> pass_on(const Options& o)
 
 } // namespace
 
+// A signal forwarded to pid 1 before it has handlers is dropped by the kernel (the default
+// disposition of a pid namespace's init); one that is blocked stays pending.  So when pid 1
+// is phasebox-reap, it is exec'd with the forwarded signals still blocked and told the
+// phase's own mask (this process's), which it gives back to PROG.  (Any other PROG as pid 1
+// gets the phase's mask at once, as before.)
+void keep_signals_for_pid1(ChildSpec& spec)
+{
+	if (spec.argv.empty() || spec.argv[0] != isolate::self_dir() + "/phasebox-reap")
+		return;
+	sigset_t mine;
+	if (::sigprocmask(SIG_BLOCK, nullptr, &mine) != 0)
+		return;
+	spec.argv.insert(spec.argv.begin() + 1, {"--sigmask", mask_to_text(mine)});
+	spec.keep_forwarded_blocked = true;
+}
+
 int main(int argc, char** argv)
 {
 	report::init(prog);
@@ -239,6 +255,7 @@ int main(int argc, char** argv)
 			return s;
 		return drop_capabilities_unless_root();
 	};
+	keep_signals_for_pid1(spec);
 	Outcome r = run_supervised(spec, false);
 	if (!r.ran) {
 		report::error(r.failure.error);

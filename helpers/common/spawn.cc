@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
@@ -67,11 +69,13 @@ std::vector<char*> argv_ptrs(std::vector<std::string>& argv)
 
 } // namespace
 
-Status block_forwarded_signals()
+Status block_forwarded_signals(const sigset_t* original)
 {
 	sigset_t s = wait_set();
 	if (::sigprocmask(SIG_BLOCK, &s, &saved_mask) != 0)
 		return sys_error("sigprocmask");
+	if (original)
+		saved_mask = *original;
 	mask_saved = true;
 	// A handler, not SIG_DFL: as pid 1 of a pid namespace the kernel drops every signal
 	// whose disposition is the default, even a blocked one (sig_task_ignored()), so
@@ -93,7 +97,12 @@ SpawnFailure exec_next(ChildSpec& spec)
 	if (mask_saved) {
 		for (int n = 0; n < n_waited; ++n)
 			::sigaction(waited_signal(n), &saved_actions[n], nullptr);
-		::sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
+		sigset_t m = saved_mask;
+		if (spec.keep_forwarded_blocked) {
+			sigset_t w = wait_set();
+			sigorset(&m, &m, &w);
+		}
+		::sigprocmask(SIG_SETMASK, &m, nullptr);
 	}
 	auto argv = argv_ptrs(spec.argv);
 	const std::string& file = spec.file.empty() ? spec.argv[0] : spec.file;
@@ -211,10 +220,37 @@ int supervise(pid_t child, bool reap_others)
 	}
 }
 
-Outcome run_supervised(ChildSpec& spec, bool reap_others)
+std::string mask_to_text(const sigset_t& mask)
+{
+	unsigned long long bits = 0;
+	for (int sig = 1; sig <= 64; ++sig)
+		if (sigismember(&mask, sig) == 1)
+			bits |= 1ULL << (sig - 1);
+	char buf[17];
+	std::snprintf(buf, sizeof buf, "%016llx", bits);
+	return buf;
+}
+
+std::optional<sigset_t> mask_from_text(const std::string& text)
+{
+	if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+		return std::nullopt;
+	unsigned long long bits = std::strtoull(text.c_str(), nullptr, 16);
+	sigset_t m;
+	sigemptyset(&m);
+	for (int sig = 1; sig <= 64; ++sig)
+		if (bits & (1ULL << (sig - 1))) {
+			// Signals the C library keeps for itself (32, 33) cannot be set: refused.
+			if (sigaddset(&m, sig) != 0)
+				return std::nullopt;
+		}
+	return m;
+}
+
+Outcome run_supervised(ChildSpec& spec, bool reap_others, const sigset_t* original)
 {
 	Outcome out;
-	if (Status s = block_forwarded_signals(); !s) {
+	if (Status s = block_forwarded_signals(original); !s) {
 		out.failure = {exit_code::syscall, s.error()};
 		return out;
 	}

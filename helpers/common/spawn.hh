@@ -4,7 +4,9 @@
 #include "environment.hh"
 #include "status.hh"
 
+#include <csignal>
 #include <functional>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -21,6 +23,13 @@ struct ChildSpec {
 	// A step the parent runs once the child exists and before it goes on (it waits, before
 	// before_exec).  A failure kills the child and is returned as spawn()'s failure.
 	std::function<Status(pid_t)> after_fork;
+	// Exec with the forwarded signals still blocked (the dispositions are restored all
+	// the same).  For a child that becomes pid 1 of a new pid namespace and is a phasebox
+	// helper: the kernel drops a signal sent to pid 1 whose disposition is the default
+	// (sig_task_ignored, SIGNAL_UNKILLABLE), but never a blocked one (sig_ignored), so a
+	// signal forwarded before that helper has its handlers stays pending for it.  The
+	// helper must be told the mask to restore (phasebox-reap --sigmask).
+	bool keep_forwarded_blocked = false;
 };
 
 struct SpawnFailure {
@@ -35,8 +44,14 @@ struct Spawned {
 };
 
 // Block the signals a supervisor forwards (and SIGCHLD) so none is lost between fork
-// and the wait loop.  Call once, before spawn().
-Status block_forwarded_signals();
+// and the wait loop.  Call once, before spawn().  The mask saved (and restored for the
+// next program) is this process's current one, or `original` where given.
+Status block_forwarded_signals(const sigset_t* original = nullptr);
+
+// A signal mask as text (16 hex digits, bit N-1 for signal N, as /proc/PID/status shows
+// SigBlk) and back; nullopt for anything else.
+std::string mask_to_text(const sigset_t& mask);
+std::optional<sigset_t> mask_from_text(const std::string& text);
 
 // fork(2); the child gets PR_SET_PDEATHSIG(SIGKILL) with a handshake (it exits if the
 // parent is already gone), the original signal mask, runs before_exec, and execs.
@@ -55,8 +70,8 @@ struct Outcome {
 	SpawnFailure failure{}; // why it did not, otherwise
 };
 
-// block_forwarded_signals(), spawn(), supervise(): the whole life of the child.
-Outcome run_supervised(ChildSpec& spec, bool reap_others);
+// block_forwarded_signals(original), spawn(), supervise(): the whole life of the child.
+Outcome run_supervised(ChildSpec& spec, bool reap_others, const sigset_t* original = nullptr);
 
 // Exec the next program in this process (no fork).  Only returns on failure.
 SpawnFailure exec_next(ChildSpec& spec);
