@@ -24,6 +24,20 @@ bool any_cap(cap_t caps)
 	return false;
 }
 
+// After a drop: every set empty, the ambient one included (verified, not assumed).
+Status verify_no_capabilities()
+{
+	CapPtr now(cap_get_proc());
+	if (!now)
+		return sys_error("cap_get_proc");
+	if (any_cap(now.get()))
+		return Error{EPERM, "capabilities still set after dropping them"};
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v)
+		if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, v, 0, 0) == 1)
+			return Error{EPERM, "ambient capabilities still set after dropping them"};
+	return {};
+}
+
 } // namespace
 
 Status check_privilege_state()
@@ -58,15 +72,7 @@ Status drop_capabilities_unless_root()
 		return sys_error("cap_init");
 	if (cap_set_proc(empty.get()) != 0)
 		return sys_error("clear the capability sets");
-	CapPtr now(cap_get_proc());
-	if (!now)
-		return sys_error("cap_get_proc");
-	if (any_cap(now.get()))
-		return Error{EPERM, "capabilities still set after dropping them"};
-	for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v)
-		if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, v, 0, 0) == 1)
-			return Error{EPERM, "ambient capabilities still set after dropping them"};
-	return {};
+	return verify_no_capabilities();
 }
 
 Status drop_all_capabilities()
@@ -87,17 +93,9 @@ Status drop_all_capabilities()
 		return sys_error("prctl(PR_SET_NO_NEW_PRIVS)");
 	if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return sys_error("prctl(PR_SET_DUMPABLE, 0)");
-	CapPtr now(cap_get_proc());
-	if (!now)
-		return sys_error("cap_get_proc");
-	if (any_cap(now.get()))
-		return Error{EPERM, "capabilities still set after dropping them"};
-	for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v)
-		if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, v, 0, 0) == 1)
-			return Error{EPERM, "ambient capabilities still set after dropping them"};
 	// Without CAP_SETPCAP (a non-root caller) the bounding set cannot shrink; it then
 	// grants nothing either, as no_new_privs is set and nothing is executed.
-	return {};
+	return verify_no_capabilities();
 }
 
 } // namespace phasebox
