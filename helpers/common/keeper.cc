@@ -237,6 +237,15 @@ class Keeper {
 									 std::to_string(c_.uid) + ")"}));
 			return;
 		}
+		// Only a supervisor in main ever has a request to make (root's registrations come
+		// from pkg_setup, in main too, and root's src_install is root anyway): a build in
+		// its leaf is refused at once, so it cannot hold the keeper's max_clients slots and
+		// starve the phases of its emerge.
+		if (cred.uid != 0)
+			if (Status in = in_main(cred.pid, "the supervisor"); !in) {
+				(void)send_reply(s.get(), error_reply(in.error()));
+				return;
+			}
 		Client cl;
 		// The connecting process itself, pinned: a pidfd from the socket where the
 		// kernel has one (6.5), else opened now and checked below to be the same pid.
@@ -654,9 +663,16 @@ Result<std::string> exchange(int fd, const std::string& msg, int pass_fd)
 	if (n < 0)
 		return sys_error("send to the phasebox keeper");
 	char buf[max_message];
-	do
+	// A keeper that refuses a client at connect answers and closes before reading the
+	// request: the kernel reports that as ECONNRESET once, then hands over the answer.
+	bool reset = false;
+	do {
 		n = ::recv(fd, buf, sizeof buf, 0);
-	while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == ECONNRESET && !reset) {
+			reset = true;
+			errno = EINTR;
+		}
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return sys_error("receive from the phasebox keeper");
 	if (n == 0)

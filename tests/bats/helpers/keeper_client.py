@@ -24,7 +24,12 @@ def ask(sock, msg, fd=None):
         socket.send_fds(sock, [msg.encode()], fds)
     except OSError:
         pass  # refused on connection already: the answer is waiting
-    answer = sock.recv(8192).decode()
+    try:
+        answer = sock.recv(8192).decode()
+    except ConnectionResetError:
+        # refused at connect, before the keeper read the request: the reset is reported
+        # once, then the answer comes
+        answer = sock.recv(8192).decode()
     print(answer, flush=True)
     return answer
 
