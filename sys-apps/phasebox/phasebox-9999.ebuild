@@ -31,7 +31,7 @@ BDEPEND="
 	)
 "
 
-DOCS=( README.md )
+DOCS=( README.md SECURITY.md )
 
 src_compile() {
 	tc-export CXX AR PKG_CONFIG
