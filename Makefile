@@ -136,14 +136,15 @@ FUZZ_SECONDS ?= 30
 FB           := $(B)-fuzz
 FUZZERS      := $(patsubst tests/fuzz/%.cc,%,$(wildcard tests/fuzz/*.cc))
 FUZZ_FLAGS   := -std=c++20 -g -O1 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
+	-DPHASEBOX_VERSION='"$(VERSION)"' -DPHASEBOX_LIBEXECDIR='"$(LIBEXECDIR)"' \
 	-fsanitize=address,undefined -fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags mount libcap)
 
 $(FB)/common/%.o: helpers/common/%.cc
 	@mkdir -p $(@D)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FB)/fuzz-%: tests/fuzz/%.cc tests/fuzz/fuzz.hh $(COMMON_SRC:helpers/common/%.cc=$(FB)/common/%.o)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(PB_LIBS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -MMD -MP -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(PB_LIBS)
 
 fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 	@set -e; for f in $(FUZZERS); do \
@@ -199,4 +200,5 @@ FORCE:
 
 .PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
 	deps install install-bashrc-d format lint clean FORCE
+-include $(wildcard $(FB)/*.d $(FB)/common/*.d)
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)
