@@ -153,7 +153,7 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 		$(FB)/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FB)/$$f- $(FB)/corpus-$$f tests/fuzz/corpus/$$f 2>$(FB)/$$f.log \
 			|| { tail -n 40 $(FB)/$$f.log; echo "fuzz: $$f FAILED (input saved under $(FB)/$$f-*)"; exit 1; }; \
-		grep -E 'stat::number_of_executed_runs|stat::new_units_added' $(FB)/$$f.log | tr '\n' ' '; echo; \
+		grep -E 'stat::number_of_executed_units|stat::new_units_added' $(FB)/$$f.log | tr '\n' ' '; echo; \
 	done
 
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).

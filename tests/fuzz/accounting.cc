@@ -14,29 +14,36 @@
 
 using namespace phasebox;
 
-namespace {
+namespace
+{
 
-double r3(double v) { return std::round(v * 1000) / 1000; }
+double r3(double v)
+{
+	return std::round(v * 1000) / 1000;
+}
 
 // What a reading holds after a write: strings as JSON keeps them (invalid UTF-8 replaced).
 std::string as_json_string(const std::string& s)
 {
-	return nlohmann::json::parse(nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-		.get<std::string>();
+	return nlohmann::json::parse(
+	           nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+	    .get<std::string>();
 }
 
 void same_fields(const accounting::Record& a, const accounting::Record& b)
 {
-	FUZZ_REQUIRE(a.package == b.package && a.phase == b.phase && a.makeopts == b.makeopts && a.writer == b.writer);
+	FUZZ_REQUIRE(a.package == b.package && a.phase == b.phase && a.makeopts == b.makeopts &&
+	             a.writer == b.writer);
 	FUZZ_REQUIRE(a.uid == b.uid && a.status == b.status && a.orphans == b.orphans);
 	FUZZ_REQUIRE(r3(a.start) == b.start && r3(a.wall_s) == b.wall_s);
 	FUZZ_REQUIRE(a.usage.cpu_user_s.has_value() == b.usage.cpu_user_s.has_value());
 	FUZZ_REQUIRE(!a.usage.cpu_user_s || r3(*a.usage.cpu_user_s) == *b.usage.cpu_user_s);
 	FUZZ_REQUIRE(a.usage.cpu_system_s.has_value() == b.usage.cpu_system_s.has_value());
 	FUZZ_REQUIRE(!a.usage.cpu_system_s || r3(*a.usage.cpu_system_s) == *b.usage.cpu_system_s);
-	FUZZ_REQUIRE(a.usage.mem_peak == b.usage.mem_peak && a.usage.pids_peak == b.usage.pids_peak &&
-		     a.usage.oom_kills == b.usage.oom_kills && a.usage.io_read == b.usage.io_read &&
-		     a.usage.io_write == b.usage.io_write);
+	FUZZ_REQUIRE(a.usage.mem_peak == b.usage.mem_peak &&
+	             a.usage.pids_peak == b.usage.pids_peak &&
+	             a.usage.oom_kills == b.usage.oom_kills && a.usage.io_read == b.usage.io_read &&
+	             a.usage.io_write == b.usage.io_write);
 	for (auto k : limits::all_keys)
 		FUZZ_REQUIRE(a.limits.text(k) == b.limits.text(k));
 	FUZZ_REQUIRE(a.dropped == b.dropped);
@@ -93,7 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	w.usage.io_write = maybe(in);
 	for (auto k : limits::all_keys)
 		if (in.ConsumeBool())
-			(void)limits::set(w.limits, k, in.ConsumeRandomLengthString(8), 16ULL << 30);
+			(void)limits::set(w.limits, k, in.ConsumeRandomLengthString(8),
+			                  16ULL << 30);
 	while (in.ConsumeBool() && w.dropped.size() < 4)
 		w.dropped.push_back(as_json_string(in.ConsumeRandomLengthString(16)));
 	auto json = accounting::to_json(w);

@@ -11,7 +11,8 @@
 
 using namespace phasebox;
 
-namespace {
+namespace
+{
 
 void check(const allow::Parsed& p)
 {

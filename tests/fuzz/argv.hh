@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
-namespace fuzzargv {
+namespace fuzzargv
+{
 
-class Argv {
-public:
+class Argv
+{
+      public:
 	Argv(const uint8_t* data, size_t size, const char* argv0)
 	{
 		words_.emplace_back(argv0);
@@ -35,7 +37,8 @@ public:
 		for (size_t i = 1; i < words_.size(); ++i)
 			if (words_[i] == "--") {
 				separator_ = true;
-				next_.assign(words_.begin() + static_cast<long>(i) + 1, words_.end());
+				next_.assign(words_.begin() + static_cast<long>(i) + 1,
+				             words_.end());
 				break;
 			}
 	}
@@ -46,7 +49,7 @@ public:
 	// What followed the first "--", exactly.
 	const std::vector<std::string>& next() const { return next_; }
 
-private:
+      private:
 	std::vector<std::string> words_;
 	std::vector<char*> ptrs_;
 	std::vector<std::string> next_;
@@ -54,8 +57,9 @@ private:
 };
 
 // stdout and stderr to /dev/null for as long as it lives (FUZZ_REQUIRE prints after).
-class Quiet {
-public:
+class Quiet
+{
+      public:
 	Quiet() : out_(stdout), err_(stderr)
 	{
 		static FILE* null = std::fopen("/dev/null", "we");
@@ -71,7 +75,7 @@ public:
 	Quiet(const Quiet&) = delete;
 	Quiet& operator=(const Quiet&) = delete;
 
-private:
+      private:
 	FILE* out_;
 	FILE* err_;
 };

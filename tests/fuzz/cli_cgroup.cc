@@ -10,14 +10,16 @@
 #undef main
 #include "argv.hh"
 
-namespace {
+namespace
+{
 
 void check_limits(const limits::Limits& l)
 {
 	FUZZ_REQUIRE(!l.memory_max || *l.memory_max >= 1);
 	FUZZ_REQUIRE(!l.memory_high || *l.memory_high >= 1);
 	FUZZ_REQUIRE(!l.pids_max || (*l.pids_max >= 1 && *l.pids_max <= 4194304));
-	FUZZ_REQUIRE(!l.cpu_quota_us || (*l.cpu_quota_us >= 100 && *l.cpu_quota_us <= 4096 * limits::cpu_period_us));
+	FUZZ_REQUIRE(!l.cpu_quota_us ||
+	             (*l.cpu_quota_us >= 100 && *l.cpu_quota_us <= 4096 * limits::cpu_period_us));
 	FUZZ_REQUIRE(!l.cpu_weight || (*l.cpu_weight >= 1 && *l.cpu_weight <= 10000));
 	FUZZ_REQUIRE(!l.io_weight || (*l.io_weight >= 1 && *l.io_weight <= 10000));
 }

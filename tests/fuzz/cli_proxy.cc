@@ -24,9 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	FUZZ_REQUIRE(o.next == a.next());
 	bool socket_given = false;
 	for (int i = 1; i < a.argc() && a.word(static_cast<size_t>(i)) != "--"; ++i)
-		socket_given = socket_given || a.word(static_cast<size_t>(i)).rfind("--socket", 0) == 0;
+		socket_given =
+		    socket_given || a.word(static_cast<size_t>(i)).rfind("--socket", 0) == 0;
 	FUZZ_REQUIRE(socket_given);
 	FUZZ_REQUIRE(o.upstream_socks.empty() ||
-		     (o.upstream_socks[0] == '/' && o.upstream_socks.size() < sizeof(sockaddr_un::sun_path)));
+	             (o.upstream_socks[0] == '/' &&
+	              o.upstream_socks.size() < sizeof(sockaddr_un::sun_path)));
 	return 0;
 }

@@ -25,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	FUZZ_REQUIRE(o.watch >= 1 && o.watch <= (1 << 22));
 	FUZZ_REQUIRE(o.stop_timeout >= 1 && o.stop_timeout <= 600);
 	FUZZ_REQUIRE(o.watch_start.find_first_not_of("0123456789") == std::string::npos);
-	FUZZ_REQUIRE(stop_signals.count(o.stop_signal) == 1 && o.stop_sig == stop_signals.at(o.stop_signal));
+	FUZZ_REQUIRE(stop_signals.count(o.stop_signal) == 1 &&
+	             o.stop_sig == stop_signals.at(o.stop_signal));
 	return 0;
 }

@@ -25,8 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	FUZZ_REQUIRE(fuzzargv::one_of(o.userns, {"auto", "never", "always"}));
 	FUZZ_REQUIRE(fuzzargv::one_of(o.fallback, {"fail", "warn"}));
 	FUZZ_REQUIRE(!o.hostname.empty() && o.hostname.size() <= 64);
-	FUZZ_REQUIRE(o.hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
-		     std::string::npos);
+	FUZZ_REQUIRE(o.hostname.find_first_not_of(
+	                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+	             std::string::npos);
 	FUZZ_REQUIRE(!o.pid || o.mount);
 	FUZZ_REQUIRE(o.proxy_socket.empty() || o.net);
 	return 0;

@@ -13,7 +13,8 @@
 
 using namespace phasebox;
 
-namespace {
+namespace
+{
 
 void same(const keeper::Request& a, const keeper::Request& b)
 {
@@ -23,10 +24,13 @@ void same(const keeper::Request& a, const keeper::Request& b)
 	FUZZ_REQUIRE(a.log == b.log);
 	for (auto k : limits::all_keys)
 		FUZZ_REQUIRE(a.limits.text(k) == b.limits.text(k));
-	FUZZ_REQUIRE(a.limits.memory_max == b.limits.memory_max && a.limits.memory_high == b.limits.memory_high &&
-		     a.limits.memory_swap_max == b.limits.memory_swap_max && a.limits.pids_max == b.limits.pids_max &&
-		     a.limits.cpu_quota_us == b.limits.cpu_quota_us && a.limits.cpu_weight == b.limits.cpu_weight &&
-		     a.limits.io_weight == b.limits.io_weight);
+	FUZZ_REQUIRE(a.limits.memory_max == b.limits.memory_max &&
+	             a.limits.memory_high == b.limits.memory_high &&
+	             a.limits.memory_swap_max == b.limits.memory_swap_max &&
+	             a.limits.pids_max == b.limits.pids_max &&
+	             a.limits.cpu_quota_us == b.limits.cpu_quota_us &&
+	             a.limits.cpu_weight == b.limits.cpu_weight &&
+	             a.limits.io_weight == b.limits.io_weight);
 }
 
 } // namespace
@@ -50,9 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	auto k = keeper::wire::decode_release(m);
 	FUZZ_REQUIRE(k.reaped <= keeper::wire::max_reaped);
 	if (size >= 8) {
-		int status = static_cast<int>(data[0] | data[1] << 8 | data[2] << 16 | static_cast<unsigned>(data[3]) << 24);
-		size_t reaped = (data[4] | data[5] << 8 | data[6] << 16) % (keeper::wire::max_reaped + 1);
-		auto back = keeper::wire::decode_release(keeper::wire::encode_release(status, reaped));
+		int status = static_cast<int>(data[0] | data[1] << 8 | data[2] << 16 |
+		                              static_cast<unsigned>(data[3]) << 24);
+		size_t reaped =
+		    (data[4] | data[5] << 8 | data[6] << 16) % (keeper::wire::max_reaped + 1);
+		auto back =
+		    keeper::wire::decode_release(keeper::wire::encode_release(status, reaped));
 		FUZZ_REQUIRE(back.status == status && back.reaped == reaped);
 	}
 

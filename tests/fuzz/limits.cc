@@ -12,20 +12,28 @@
 using namespace phasebox;
 using limits::Key;
 
-namespace {
+namespace
+{
 
 constexpr uint64_t ram = 16ULL << 30;
 
 std::optional<uint64_t> value(const limits::Limits& l, Key k)
 {
 	switch (k) {
-	case Key::memory_max: return l.memory_max;
-	case Key::memory_high: return l.memory_high;
-	case Key::memory_swap_max: return l.memory_swap_max;
-	case Key::pids_max: return l.pids_max;
-	case Key::cpu_max: return l.cpu_quota_us;
-	case Key::cpu_weight: return l.cpu_weight;
-	case Key::io_weight: return l.io_weight;
+	case Key::memory_max:
+		return l.memory_max;
+	case Key::memory_high:
+		return l.memory_high;
+	case Key::memory_swap_max:
+		return l.memory_swap_max;
+	case Key::pids_max:
+		return l.pids_max;
+	case Key::cpu_max:
+		return l.cpu_quota_us;
+	case Key::cpu_weight:
+		return l.cpu_weight;
+	case Key::io_weight:
+		return l.io_weight;
 	}
 	return std::nullopt;
 }
@@ -39,12 +47,21 @@ void check_bounds(const limits::Limits& l)
 			continue;
 		switch (k) {
 		case Key::memory_max:
-		case Key::memory_high: FUZZ_REQUIRE(*v >= 1); break;
-		case Key::memory_swap_max: break;
-		case Key::pids_max: FUZZ_REQUIRE(*v >= 1 && *v <= 4194304); break;
-		case Key::cpu_max: FUZZ_REQUIRE(*v >= 100 && *v <= 4096 * limits::cpu_period_us); break;
+		case Key::memory_high:
+			FUZZ_REQUIRE(*v >= 1);
+			break;
+		case Key::memory_swap_max:
+			break;
+		case Key::pids_max:
+			FUZZ_REQUIRE(*v >= 1 && *v <= 4194304);
+			break;
+		case Key::cpu_max:
+			FUZZ_REQUIRE(*v >= 100 && *v <= 4096 * limits::cpu_period_us);
+			break;
 		case Key::cpu_weight:
-		case Key::io_weight: FUZZ_REQUIRE(*v >= 1 && *v <= 10000); break;
+		case Key::io_weight:
+			FUZZ_REQUIRE(*v >= 1 && *v <= 10000);
+			break;
 		}
 		// The kept text is what is sent on and printed: it must mean the same again.
 		limits::Limits again;
@@ -81,7 +98,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	// The size and CPU grammars on their own.
 	if (auto s = limits::parse_size(text, ram); s.ok() && text.back() == '%')
 		FUZZ_REQUIRE(s.value() >= ram / 100 && s.value() <= ram);
-	(void)limits::human_bytes(limits::parse_size(text, ram).ok() ? limits::parse_size(text, ram).value() : size);
+	(void)limits::human_bytes(
+	    limits::parse_size(text, ram).ok() ? limits::parse_size(text, ram).value() : size);
 	// The whole input as the keeper protocol's key=value lines.
 	auto p = limits::parse_lines(text, ram);
 	if (p.ok()) {

@@ -14,7 +14,8 @@
 
 using namespace phasebox;
 
-namespace {
+namespace
+{
 
 // The first "Name:" line's value, leading blanks skipped, as the kernel's format has it.
 std::optional<std::string> value_of(const std::string& text, const std::string& name)
@@ -25,10 +26,12 @@ std::optional<std::string> value_of(const std::string& text, const std::string& 
 		if (end == std::string::npos)
 			end = text.size();
 		std::string line = text.substr(pos, end - pos);
-		if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ':')
-			return line.substr(line.find_first_not_of(" \t", name.size() + 1) == std::string::npos
-						   ? line.size()
-						   : line.find_first_not_of(" \t", name.size() + 1));
+		if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+		    line[name.size()] == ':')
+			return line.substr(line.find_first_not_of(" \t", name.size() + 1) ==
+			                           std::string::npos
+			                       ? line.size()
+			                       : line.find_first_not_of(" \t", name.size() + 1));
 		pos = end + 1;
 	}
 	return std::nullopt;
@@ -36,7 +39,8 @@ std::optional<std::string> value_of(const std::string& text, const std::string& 
 
 bool kernel_hex(const std::optional<std::string>& v, uint64_t want)
 {
-	if (!v || v->empty() || v->size() > 16 || v->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+	if (!v || v->empty() || v->size() > 16 ||
+	    v->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
 		return false;
 	return std::stoull(*v, nullptr, 16) == want;
 }
@@ -64,11 +68,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 		}
 		char buf[256];
 		std::snprintf(buf, sizeof buf,
-			      "Name:\tx\nNoNewPrivs:\t%d\nSeccomp:\t%d\nCapInh:\t0000000000000000\nCapPrm:\t%016" PRIx64
-			      "\nCapEff:\t%016" PRIx64 "\nCapBnd:\t%016" PRIx64 "\n",
-			      data[24] & 1, data[25] % 3, v[0], v[1], v[2]);
+		              "Name:\tx\nNoNewPrivs:\t%d\nSeccomp:\t%d\nCapInh:"
+		              "\t0000000000000000\nCapPrm:\t%016" PRIx64 "\nCapEff:\t%016" PRIx64
+		              "\nCapBnd:\t%016" PRIx64 "\n",
+		              data[24] & 1, data[25] % 3, v[0], v[1], v[2]);
 		auto t = diag::parse_proc_status(buf);
-		FUZZ_REQUIRE(t.parsed && t.cap_prm == v[0] && t.cap_eff == v[1] && t.cap_bnd == v[2]);
+		FUZZ_REQUIRE(t.parsed && t.cap_prm == v[0] && t.cap_eff == v[1] &&
+		             t.cap_bnd == v[2]);
 		FUZZ_REQUIRE(t.no_new_privs == (data[24] & 1) && t.seccomp == data[25] % 3);
 	}
 	return 0;

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	FUZZ_REQUIRE(::pwrite(fd, data + 1, size - 1, 0) == static_cast<ssize_t>(size - 1));
 	std::string log = "/proc/self/fd/" + std::to_string(fd);
 	const char* sorts[] = {"memory", "cpu", "wall"};
-	std::vector<std::string> words = {"phasebox report", "--log", log, "--sort", sorts[data[0] % 3]};
+	std::vector<std::string> words = {"phasebox report", "--log", log, "--sort",
+	                                  sorts[data[0] % 3]};
 	if (data[0] & 4)
 		words.emplace_back("--json");
 	if (data[0] & 8)

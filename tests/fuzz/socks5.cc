@@ -17,7 +17,8 @@
 using namespace phasebox;
 using socks5::Parse;
 
-namespace {
+namespace
+{
 
 void greeting(const uint8_t* p, size_t n)
 {
@@ -45,15 +46,21 @@ void request(const uint8_t* p, size_t n)
 	FUZZ_REQUIRE(!q.host.empty());
 	unsigned char buf[16];
 	switch (q.atyp) {
-	case socks5::Atyp::ipv4: FUZZ_REQUIRE(::inet_pton(AF_INET, q.host.c_str(), buf) == 1); break;
-	case socks5::Atyp::ipv6: FUZZ_REQUIRE(::inet_pton(AF_INET6, q.host.c_str(), buf) == 1); break;
+	case socks5::Atyp::ipv4:
+		FUZZ_REQUIRE(::inet_pton(AF_INET, q.host.c_str(), buf) == 1);
+		break;
+	case socks5::Atyp::ipv6:
+		FUZZ_REQUIRE(::inet_pton(AF_INET6, q.host.c_str(), buf) == 1);
+		break;
 	case socks5::Atyp::domain:
 		FUZZ_REQUIRE(q.host.size() <= 255);
 		for (char c : q.host)
-			FUZZ_REQUIRE((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				     c == '.' || c == '-' || c == '_' || c == ':');
+			FUZZ_REQUIRE((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			             (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+			             c == ':');
 		break;
-	default: FUZZ_REQUIRE(false);
+	default:
+		FUZZ_REQUIRE(false);
 	}
 	for (size_t k = 0; k < q.consumed; ++k) {
 		socks5::Request s;
@@ -61,7 +68,8 @@ void request(const uint8_t* p, size_t n)
 	}
 	socks5::Request t;
 	FUZZ_REQUIRE(socks5::parse_request(p, q.consumed, t) == Parse::ok);
-	FUZZ_REQUIRE(t.host == q.host && t.port == q.port && t.cmd == q.cmd && t.consumed == q.consumed);
+	FUZZ_REQUIRE(t.host == q.host && t.port == q.port && t.cmd == q.cmd &&
+	             t.consumed == q.consumed);
 	auto rep = socks5::reply(p[0]);
 	FUZZ_REQUIRE(rep.size() == 10 && rep[0] == 5);
 }
@@ -92,7 +100,8 @@ void client_round_trip(const uint8_t* p, size_t n)
 	socks5::Greeting g;
 	FUZZ_REQUIRE(socks5::parse_greeting(msg.data(), msg.size(), g) == Parse::ok && g.no_auth);
 	socks5::Request q;
-	FUZZ_REQUIRE(socks5::parse_request(msg.data() + g.consumed, msg.size() - g.consumed, q) == Parse::ok);
+	FUZZ_REQUIRE(socks5::parse_request(msg.data() + g.consumed, msg.size() - g.consumed, q) ==
+	             Parse::ok);
 	FUZZ_REQUIRE(g.consumed + q.consumed == msg.size());
 	FUZZ_REQUIRE(q.cmd == 1 && q.port == port);
 	char text[INET6_ADDRSTRLEN];
