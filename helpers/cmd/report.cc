@@ -105,7 +105,7 @@ bool matches(const Options& o, const Rec& r)
 // A field of the type a record has, else the default: the log may hold any line, and
 // json::value() throws on another type (a number for "time": report died in
 // std::terminate) and casts an out-of-range number to an integer with undefined
-// behaviour (1e300 for "mem_peak").  Both found by tests/fuzz/report_log.
+// behaviour (1e300 for "mem_peak").  Both fail tests/fuzz/report_log (seed "types").
 std::string text_field(const json& j, const char* k)
 {
 	auto it = j.find(k);

@@ -35,7 +35,7 @@ template <class T> void put(json& j, const char* k, const std::optional<T>& v)
 }
 
 // A count is a non-negative integer, seconds a finite number: json's get<uint64_t>() of
-// 1e300 or -1 is an out-of-range conversion (found by tests/fuzz/accounting).
+// 1e300 or -1 is an out-of-range conversion (tests/fuzz/accounting, seed "ranges").
 void get(const json& j, const char* k, std::optional<uint64_t>& v)
 {
 	if (j.contains(k) && j[k].is_number_unsigned())

@@ -100,7 +100,7 @@ teardown() {
 	[[ ${output} == *"Usage: phasebox report"* ]]
 }
 
-# Found by tests/fuzz/report_log: a field of another type ("time" a number) threw out of
+# tests/fuzz/report_log (seed "types") fails without the fix: a field of another type ("time" a number) threw out of
 # json::value() and killed report in std::terminate; a huge number for a count was an
 # out-of-range conversion.  Such a line is read with that field at its default.
 @test "report: fields of the wrong type or out of range are read as unset, not a crash" {

@@ -140,7 +140,7 @@ TEST(Append, RefusesASymlinkAndAnOpenDirectory)
 
 } // namespace
 
-// Found by tests/fuzz/accounting: get<uint64_t>() of 1e300 (or -1) and time_t(1e300) are
+// tests/fuzz/accounting (seed "ranges") fails without the fix: get<uint64_t>() of 1e300 (or -1) and time_t(1e300) are
 // out-of-range conversions.  Such fields read as unset; the record still writes.
 TEST(Json, OutOfRangeNumbersReadAsUnset)
 {
