@@ -145,14 +145,15 @@ FUZZ_SECONDS ?= 30
 FB           := $(B)-fuzz
 FUZZERS      := $(patsubst tests/fuzz/%.cc,%,$(wildcard tests/fuzz/*.cc))
 FUZZ_FLAGS   := -std=c++20 -g -O1 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
+	-DPHASEBOX_VERSION='"$(VERSION)"' -DPHASEBOX_LIBEXECDIR='"$(LIBEXECDIR)"' \
 	-fsanitize=address,undefined -fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags mount libcap)
 
 $(FB)/common/%.o: helpers/common/%.cc
 	@mkdir -p $(@D)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FB)/fuzz-%: tests/fuzz/%.cc tests/fuzz/fuzz.hh $(COMMON_SRC:helpers/common/%.cc=$(FB)/common/%.o)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(PB_LIBS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -MMD -MP -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(PB_LIBS)
 
 fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 	@set -e; for f in $(FUZZERS); do \
@@ -161,7 +162,7 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 		$(FB)/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FB)/$$f- $(FB)/corpus-$$f tests/fuzz/corpus/$$f 2>$(FB)/$$f.log \
 			|| { tail -n 40 $(FB)/$$f.log; echo "fuzz: $$f FAILED (input saved under $(FB)/$$f-*)"; exit 1; }; \
-		grep -E 'stat::number_of_executed_runs|stat::new_units_added' $(FB)/$$f.log | tr '\n' ' '; echo; \
+		grep -E 'stat::number_of_executed_units|stat::new_units_added' $(FB)/$$f.log | tr '\n' ' '; echo; \
 	done
 
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
@@ -208,4 +209,5 @@ FORCE:
 
 .PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
 	deps install install-bashrc-d format lint clean FORCE
+-include $(wildcard $(FB)/*.d $(FB)/common/*.d)
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)

@@ -29,8 +29,10 @@
 #include <cstring>
 #include <fnmatch.h>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <string>
 #include <unistd.h>
@@ -100,6 +102,40 @@ bool matches(const Options& o, const Rec& r)
 }
 
 // Records of PATH.1 then PATH; `bad` counts lines that are not records.
+// A field of the type a record has, else the default: the log may hold any line, and
+// json::value() throws on another type (a number for "time": report died in
+// std::terminate) and casts an out-of-range number to an integer with undefined
+// behaviour (1e300 for "mem_peak").  Both fail tests/fuzz/report_log (seed "types").
+std::string text_field(const json& j, const char* k)
+{
+	auto it = j.find(k);
+	return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+uint64_t count_field(const json& j, const char* k)
+{
+	auto it = j.find(k);
+	return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+double seconds_field(const json& j, const char* k)
+{
+	auto it = j.find(k);
+	if (it == j.end() || !it->is_number())
+		return 0;
+	double v = it->get<double>();
+	return std::isfinite(v) && v >= 0 ? v : 0;
+}
+
+int status_field(const json& j)
+{
+	auto it = j.find("status");
+	if (it == j.end() || !it->is_number_integer())
+		return 0;
+	int64_t v = it->get<int64_t>();
+	return v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max() ? static_cast<int>(v) : 0;
+}
+
 bool load(const Options& o, std::vector<Rec>& out, size_t& bad, std::string& err)
 {
 	bool any_file = false;
@@ -122,14 +158,14 @@ bool load(const Options& o, std::vector<Rec>& out, size_t& bad, std::string& err
 			Rec r;
 			r.package = j["package"];
 			r.phase = j["phase"];
-			r.time = j.value("time", "");
-			r.makeopts = j.value("makeopts", "");
-			r.mem_peak = j.value("mem_peak", uint64_t{0});
-			r.oom = j.value("oom_kills", uint64_t{0});
-			r.orphans = j.value("orphans", uint64_t{0});
-			r.cpu = j.value("cpu_user_s", 0.0) + j.value("cpu_system_s", 0.0);
-			r.wall = j.value("wall_s", 0.0);
-			r.status = j.value("status", 0);
+			r.time = text_field(j, "time");
+			r.makeopts = text_field(j, "makeopts");
+			r.mem_peak = count_field(j, "mem_peak");
+			r.oom = count_field(j, "oom_kills");
+			r.orphans = count_field(j, "orphans");
+			r.cpu = seconds_field(j, "cpu_user_s") + seconds_field(j, "cpu_system_s");
+			r.wall = seconds_field(j, "wall_s");
+			r.status = status_field(j);
 			if (j.contains("limits") && j["limits"].is_object()) {
 				for (auto& [k, v] : j["limits"].items())
 					if (v.is_string())
@@ -389,9 +425,9 @@ void print_json(std::vector<Row> rows, const Options& o)
 	std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
 }
 
-int run(int argc, char** argv)
+// The command line into `o`: an exit status when it must stop now (tests/fuzz/cli_report.cc).
+std::optional<int> parse(int argc, char** argv, Options& o)
 {
-	Options o;
 	CLI::App app{"What the phases cost, from phasebox's accounting log.\n"
 		     "Usage: phasebox report [--log PATH] [--package PATTERN] [--since DATE] [--until DATE]\n"
 		     "                       [--sort memory|cpu|wall] [--top N] [--json] [--no-chart]",
@@ -407,8 +443,16 @@ int run(int argc, char** argv)
 	app.add_flag("--no-chart", no_chart, "no bar chart");
 	std::vector<std::string> own(argv + 1, argv + argc);
 	if (auto rc = phasebox::cli::parse(app, own, argv[0]))
-		return *rc;
+		return rc;
 	o.chart = !no_chart;
+	return std::nullopt;
+}
+
+int run(int argc, char** argv)
+{
+	Options o;
+	if (auto rc = parse(argc, argv, o))
+		return *rc;
 	std::vector<Rec> recs;
 	size_t bad = 0;
 	std::string err;

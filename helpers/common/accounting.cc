@@ -17,7 +17,8 @@ using nlohmann::json;
 
 std::string iso_time(double t)
 {
-	time_t s = static_cast<time_t>(t);
+	// A record read back may carry any number (from_json()); time_t(1e300) is undefined.
+	time_t s = std::isfinite(t) && t >= 0 && t < 253402300800.0 ? static_cast<time_t>(t) : 0;
 	struct tm tm{};
 	::gmtime_r(&s, &tm);
 	char buf[32];
@@ -33,10 +34,18 @@ template <class T> void put(json& j, const char* k, const std::optional<T>& v)
 		j[k] = *v;
 }
 
-template <class T> void get(const json& j, const char* k, std::optional<T>& v)
+// A count is a non-negative integer, seconds a finite number: json's get<uint64_t>() of
+// 1e300 or -1 is an out-of-range conversion (tests/fuzz/accounting, seed "ranges").
+void get(const json& j, const char* k, std::optional<uint64_t>& v)
 {
-	if (j.contains(k) && j[k].is_number())
-		v = j[k].get<T>();
+	if (j.contains(k) && j[k].is_number_unsigned())
+		v = j[k].get<uint64_t>();
+}
+
+void get(const json& j, const char* k, std::optional<double>& v)
+{
+	if (j.contains(k) && j[k].is_number() && std::isfinite(j[k].get<double>()))
+		v = j[k].get<double>();
 }
 
 // "12.3 s"
@@ -101,10 +110,11 @@ Result<Record> from_json(const std::string& line)
 		r.uid = j["uid"].get<long>();
 	if (j.contains("status") && j["status"].is_number_integer())
 		r.status = j["status"].get<int>();
-	if (j.contains("start") && j["start"].is_number())
-		r.start = j["start"].get<double>();
-	if (j.contains("wall_s") && j["wall_s"].is_number())
-		r.wall_s = j["wall_s"].get<double>();
+	std::optional<double> start, wall;
+	get(j, "start", start);
+	get(j, "wall_s", wall);
+	r.start = start.value_or(0);
+	r.wall_s = wall.value_or(0);
 	if (j.contains("orphans") && j["orphans"].is_number_unsigned())
 		r.orphans = j["orphans"].get<size_t>();
 	get(j, "cpu_user_s", r.usage.cpu_user_s);

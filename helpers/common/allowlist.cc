@@ -65,14 +65,15 @@ bool valid_v4(const std::string& s)
 {
 	struct in_addr a {
 	};
-	return ::inet_pton(AF_INET, s.c_str(), &a) == 1;
+	// inet_pton() stops at a NUL: "127.0.0.1\0junk" (a hosts file may hold one) is no address.
+	return s.find('\0') == std::string::npos && ::inet_pton(AF_INET, s.c_str(), &a) == 1;
 }
 
 bool valid_v6(const std::string& s)
 {
 	struct in6_addr a {
 	};
-	return ::inet_pton(AF_INET6, s.c_str(), &a) == 1;
+	return s.find('\0') == std::string::npos && ::inet_pton(AF_INET6, s.c_str(), &a) == 1;
 }
 
 bool valid_name(const std::string& s)

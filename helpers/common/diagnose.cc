@@ -41,7 +41,8 @@ std::optional<std::string> field(std::string_view text, std::string_view name)
 
 bool parse_hex(const std::optional<std::string>& s, uint64_t& out)
 {
-	if (!s || s->empty() || s->size() > 16)
+	// Only what the kernel writes: strtoull() alone would also take "", "\0", "-1", "0x1", " 1".
+	if (!s || s->empty() || s->size() > 16 || s->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
 		return false;
 	char* end = nullptr;
 	errno = 0;

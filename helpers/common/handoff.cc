@@ -113,6 +113,8 @@ Result<std::vector<Listen>> parse_list(const std::string& text)
 		l.address = line.substr(0, sp);
 		std::string port = line.substr(sp + 1);
 		unsigned char a[16];
+		if (l.address.find('\0') != std::string::npos) // inet_pton() would stop there
+			return Error{EPROTO, "a NUL in " + quote(line)};
 		if (::inet_pton(AF_INET, l.address.c_str(), a) == 1)
 			l.family = AF_INET;
 		else if (::inet_pton(AF_INET6, l.address.c_str(), a) == 1)

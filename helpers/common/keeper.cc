@@ -94,8 +94,9 @@ std::string one_line(std::string s)
 	return s;
 }
 
-// "<label>\n" then key=value lines: the limits, fallback=warn, makeopts=, log=.
-std::string encode(const Request& r)
+} // namespace
+
+std::string wire::encode(const Request& r)
 {
 	std::string m = one_line(r.label) + "\n" + r.limits.to_lines();
 	if (r.warn)
@@ -107,9 +108,11 @@ std::string encode(const Request& r)
 	return m;
 }
 
-// The inverse; every value is validated again (the sender may be hostile).
-Result<Request> decode(const std::string& m)
+Result<Request> wire::decode(const std::string& m)
 {
+	// encode() never sends one (one_line()); the label and MAKEOPTS reach records and logs.
+	if (m.find('\0') != std::string::npos)
+		return Error{EINVAL, "a NUL in the request"};
 	Request r;
 	auto nl = m.find('\n');
 	r.label = m.substr(0, nl);
@@ -141,6 +144,35 @@ Result<Request> decode(const std::string& m)
 	r.limits = std::move(l.value());
 	return r;
 }
+
+wire::Release wire::decode_release(const std::string& m)
+{
+	Release r;
+	r.status = std::atoi(m.c_str());
+	auto colon = m.find(':');
+	size_t reaped = colon == std::string::npos ? 0 : std::strtoul(m.c_str() + colon + 1, nullptr, 10);
+	r.reaped = std::min<size_t>(reaped, max_reaped);
+	return r;
+}
+
+std::string wire::encode_release(int status, size_t reaped)
+{
+	return std::to_string(status) + ":" + std::to_string(reaped);
+}
+
+Result<std::string> wire::decode_answer(const std::string& r)
+{
+	if (!r.empty() && r[0] == 'O')
+		return r.substr(1);
+	if (!r.empty() && r[0] == 'E') {
+		auto colon = r.find(':');
+		int err = std::atoi(r.c_str() + 1);
+		return Error{err, "the phasebox keeper refused: " + (colon == std::string::npos ? r : r.substr(colon + 1))};
+	}
+	return Error{EPROTO, "unexpected answer from the phasebox keeper"};
+}
+
+namespace {
 
 double now_s()
 {
@@ -294,7 +326,7 @@ class Keeper {
 		std::string msg(buf, static_cast<size_t>(n));
 		std::string reply;
 		if (msg[0] == 'R' && cl.root) {
-			auto r = decode(msg.substr(1));
+			auto r = wire::decode(msg.substr(1));
 			if (r) {
 				regs_[r.value().label] = r.value();
 				reply = "O";
@@ -307,15 +339,12 @@ class Keeper {
 			reply = error_reply({EPERM, "uid 0 is not the build user this invocation was delegated to (uid " +
 							    std::to_string(c_.uid) + "); root may only register limits"});
 		} else if (msg[0] == 'L' && !cl.leaf && passed.valid()) {
-			auto req = decode(msg.substr(1));
+			auto req = wire::decode(msg.substr(1));
 			auto r = req ? lease(cl, passed.get(), req.value()) : Result<std::string>(req.error());
 			reply = r ? "O" + r.value() : error_reply(r.error());
 		} else if (msg[0] == 'K' && cl.leaf) {
-			// "K<status>[:<orphans phasebox-reap killed>]"
-			int status = std::atoi(msg.c_str() + 1);
-			auto colon = msg.find(':');
-			size_t reaped = colon == std::string::npos ? 0 : std::strtoul(msg.c_str() + colon + 1, nullptr, 10);
-			auto rec = drop_leaf(cl, status, std::min<size_t>(reaped, 1u << 22));
+			auto k = wire::decode_release(msg.substr(1));
+			auto rec = drop_leaf(cl, k.status, k.reaped);
 			reply = rec ? "O" + rec.value() : error_reply(rec.error());
 		} else {
 			reply = error_reply({EPROTO, "unexpected request"});
@@ -677,15 +706,7 @@ Result<std::string> exchange(int fd, const std::string& msg, int pass_fd)
 		return sys_error("receive from the phasebox keeper");
 	if (n == 0)
 		return Error{ECONNRESET, "the phasebox keeper closed the connection"};
-	std::string r(buf, static_cast<size_t>(n));
-	if (r[0] == 'O')
-		return r.substr(1);
-	if (r[0] == 'E') {
-		auto colon = r.find(':');
-		int err = std::atoi(r.c_str() + 1);
-		return Error{err, "the phasebox keeper refused: " + (colon == std::string::npos ? r : r.substr(colon + 1))};
-	}
-	return Error{EPROTO, "unexpected answer from the phasebox keeper"};
+	return wire::decode_answer(std::string(buf, static_cast<size_t>(n)));
 }
 
 } // namespace
@@ -701,7 +722,7 @@ Status register_package(const std::string& inv_name, const Request& req)
 	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
 	if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
 		return sys_error("connect to the phasebox keeper at " + quote(path));
-	auto r = exchange(sock.get(), "R" + encode(req), -1);
+	auto r = exchange(sock.get(), "R" + wire::encode(req), -1);
 	if (!r)
 		return r.error();
 	return {};
@@ -719,7 +740,7 @@ Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child
 	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
 	if (::connect(l.sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
 		return sys_error("connect to the phasebox keeper at " + quote(path));
-	auto r = exchange(l.sock.get(), "L" + encode(req), child_pidfd);
+	auto r = exchange(l.sock.get(), "L" + wire::encode(req), child_pidfd);
 	if (!r)
 		return r.error();
 	l.name = r.value();
@@ -739,7 +760,7 @@ Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child
 
 Result<accounting::Record> release(Lease& l, int status, size_t reaped)
 {
-	auto r = exchange(l.sock.get(), "K" + std::to_string(status) + ":" + std::to_string(reaped), -1);
+	auto r = exchange(l.sock.get(), "K" + wire::encode_release(status, reaped), -1);
 	l.dir.reset();
 	l.sock.reset();
 	if (!r)

@@ -62,6 +62,28 @@ struct Request {
 	std::string log;        // registrations only; "" for the keeper's default
 };
 
+// The messages on the keeper's socket (SOCK_SEQPACKET, one message each), pure, so that
+// they are fuzzed (tests/fuzz/keeper.cc):
+//   R<request>   root registers a package's limits         → O | E<errno>:<text>
+//   L<request>   a supervisor asks for a leaf (+ a pidfd)  → O<leaf name> | E...
+//   K<release>   the supervisor's phase ended              → O<accounting JSON> | E...
+namespace wire {
+// "<label>\n" then key=value lines: the limits, fallback=warn, makeopts=, log=.
+std::string encode(const Request& r);
+// The inverse; every value is validated again (the sender may be hostile).
+Result<Request> decode(const std::string& m);
+// "<status>[:<orphans phasebox-reap killed>]"; reaped is capped at max_reaped.
+inline constexpr size_t max_reaped = 1u << 22;
+struct Release {
+	int status = 0;
+	size_t reaped = 0;
+};
+std::string encode_release(int status, size_t reaped);
+Release decode_release(const std::string& m);
+// The keeper's answer: the text after 'O', or the error it names.
+Result<std::string> decode_answer(const std::string& answer);
+} // namespace wire
+
 // Root, from a package's pkg_setup phase: the limits of every later phase of `r.label`
 // (a package, "cat/pf") in this invocation.
 Status register_package(const std::string& inv_name, const Request& r);

@@ -32,7 +32,7 @@ struct Request {
 	unsigned port = 0;
 };
 // VER=5 CMD RSV=0 ATYP ADDR PORT.  bad: wrong version or reserved byte, an unknown address
-// type, a domain name that is empty or holds a byte outside [A-Za-z0-9.-_].
+// type, a domain name that is empty or holds a byte outside [A-Za-z0-9.:_-].
 Parse parse_request(const uint8_t* p, size_t n, Request& out);
 
 // Reply codes (RFC 1928 section 6).

@@ -151,3 +151,13 @@ TEST(Endpoint, ToString)
 }
 
 } // namespace
+
+// Found by tests/fuzz/allowlist: inet_pton() stops at a NUL, so "127.0.0.1\0junk" (a
+// DISTCC_HOSTS file may hold one) passed as an IPv4 literal, garbage and all.
+TEST(NetworkAllow, NulInAnAddressIsRefused)
+{
+	EXPECT_NE(allow_error(std::string("127.0.0.1\0\006junk:22", 18)), "");
+	EXPECT_NE(allow_error(std::string("[::1\0x]:22", 10)), "");
+	EXPECT_NE(hosts_error(std::string("10.0.0.1\0x/4", 12)), "");
+	EXPECT_FALSE(valid_host(std::string("10.0.0.1\0x", 10)));
+}

@@ -77,6 +77,19 @@ TEST(ProcStatus, TruncatedOrGarbageIsNotParsed)
 	        .parsed);
 }
 
+// Found by tests/fuzz/proc_status: strtoull() took a field of NULs (or "-1", "0x1") as a
+// mask, so "CapPrm:\0\0" read as "no capabilities".
+TEST(ProcStatus, MaskOnlyInTheKernelsHex)
+{
+	const std::string rest = "NoNewPrivs:\t0\nSeccomp:\t0\nCapEff:\t0\nCapBnd:\t000001ffffffffff\n";
+	EXPECT_TRUE(parse_proc_status("CapPrm:\t0000000000000000\n" + rest).parsed);
+	EXPECT_FALSE(parse_proc_status(std::string("CapPrm:\0\0\0\n", 11) + rest).parsed);
+	EXPECT_FALSE(parse_proc_status(std::string("CapPrm:\t1\0junk\n", 15) + rest).parsed);
+	EXPECT_FALSE(parse_proc_status("CapPrm:\t-1\n" + rest).parsed);
+	EXPECT_FALSE(parse_proc_status("CapPrm:\t0x1\n" + rest).parsed);
+	EXPECT_FALSE(parse_proc_status("CapPrm:\t+1\n" + rest).parsed);
+}
+
 TEST(Container, MarkerAloneIsNotProof)
 {
 	ContainerEvidence ev;

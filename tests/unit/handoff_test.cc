@@ -44,3 +44,9 @@ TEST(HandoffList, Bounded)
 }
 
 } // namespace
+
+// Found with tests/fuzz/handoff: inet_pton() stops at a NUL, so "10.0.0.1\0x 1" passed.
+TEST(HandoffList, NulInAnAddressIsRefused)
+{
+	EXPECT_FALSE(parse_list(std::string("10.0.0.1\0x 1\n.\n", 16)).ok());
+}
