@@ -58,7 +58,7 @@ MANSECTIONS := $(sort $(patsubst .%,%,$(suffix $(MANPAGES))))
 # What `make dist` packs: every file of HEAD (git archive), nothing of build/.
 DIST       := phasebox-$(VERSION)
 
-all: $(HELPER_BIN) $(B)/phasebox
+all: $(HELPER_BIN) $(B)/phasebox $(B)/phasebox-builtin.so
 
 $(B)/%.o: %.cc
 	@mkdir -p $(@D)
@@ -72,6 +72,28 @@ $(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a $(HELPER_SA
 
 $(B)/phasebox: $(B)/helpers/phasebox.o $(CMD_OBJ) $(B)/libphasebox-common.a $(HELPER_SAN_OBJ)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
+
+# The chain as a bash loadable builtin (helpers/builtin/phasebox-builtin.cc): the three
+# links' own code, each main() renamed, position-independent, nothing exported but the
+# builtin.  Never sanitized: ASan's runtime cannot be loaded into an uninstrumented bash.
+PIC_CXXFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(PB_CXXFLAGS)) \
+	-fPIC -fvisibility=hidden -fvisibility-inlines-hidden
+BUILTIN_LINKS := cgroup unshare reap
+BUILTIN_OBJ := $(B)/pic/helpers/builtin/phasebox-builtin.o \
+	$(BUILTIN_LINKS:%=$(B)/pic/helpers/phasebox-%.main.o) $(COMMON_SRC:%.cc=$(B)/pic/%.o)
+
+$(B)/pic/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(PIC_CXXFLAGS) $(CXXFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/pic/helpers/phasebox-%.main.o: helpers/phasebox-%.cc
+	@mkdir -p $(@D)
+	$(CXX) $(PIC_CXXFLAGS) $(CXXFLAGS) -Dmain=phasebox_$*_main -MMD -MP -c -o $@ $<
+
+$(B)/phasebox-builtin.so: $(BUILTIN_OBJ) helpers/builtin/phasebox-builtin.map
+	$(CXX) -shared $(PIC_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) -static-libstdc++ -static-libgcc \
+		-Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--version-script=helpers/builtin/phasebox-builtin.map \
+		-o $@ $(BUILTIN_OBJ) $(PB_LIBS)
 
 # The snippet for the test suite: helpers straight from the build tree.  (The installed
 # one gets its paths at install time, so a later PREFIX is never stale.)
@@ -181,6 +203,7 @@ install: all
 		$(MANSECTIONS:%=$(DESTDIR)$(MANDIR)/man%)
 	install -m 0755 $(B)/phasebox $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(HELPER_BIN) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(B)/phasebox-builtin.so $(DESTDIR)$(LIBEXECDIR)/
 	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' bashrc.d/phasebox.bashrc \
 		> $(DESTDIR)$(DATADIR)/phasebox.bashrc
 	chmod 0644 $(DESTDIR)$(DATADIR)/phasebox.bashrc
@@ -210,4 +233,5 @@ FORCE:
 .PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
 	deps install install-bashrc-d format lint clean FORCE
 -include $(wildcard $(FB)/*.d $(FB)/common/*.d)
+-include $(BUILTIN_OBJ:.o=.d)
 -include $(COMMON_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(B)/helpers/phasebox.d $(HELPERS:%=$(B)/helpers/%.d)

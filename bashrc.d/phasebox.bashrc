@@ -62,6 +62,10 @@ phasebox_check_vars() {
 				[[ ${!v} == @(fail|warn) ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected fail or warn"
 				;;
+			PHASEBOX_METHOD)
+				[[ ${!v} == @(auto|builtin|reexec) ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected auto, builtin or reexec"
+				;;
 			PHASEBOX_KILL_TIMEOUT)
 				[[ ${!v} =~ ^[1-9][0-9]{0,2}$ && ${!v} -le 600 ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected whole seconds from 1 to 600"
@@ -237,6 +241,26 @@ phasebox_origin() {
 		ewarn "phasebox: ${CATEGORY}/${PF} ${EBUILD_PHASE_FUNC:-${EBUILD_PHASE}}: cannot write ${f}: phasebox_has will answer no"
 }
 
+# @FUNCTION: phasebox_builtin
+# @DESCRIPTION:
+# Whether this phase runs the chain in its own shell (the loadable builtin phasebox_isolate
+# from phasebox-builtin.so: no exec, ebuild.sh not run again) rather than re-executing
+# itself.  PHASEBOX_METHOD: auto (the builtin where bash can load it), builtin (it or
+# fail), reexec.  The distcc/allow-list proxy (a link of its own) always re-executes.
+phasebox_builtin() {
+	local libexec="@LIBEXECDIR@" method=${PHASEBOX_METHOD:-auto}
+	[[ ${method} == reexec ]] && return 1
+	if (( phasebox_proxy )); then
+		[[ ${method} == builtin ]] &&
+			phasebox_fail "PHASEBOX_METHOD=builtin: the network proxy (PHASEBOX_NETWORK_ALLOW, distcc) needs PHASEBOX_METHOD=auto or reexec"
+		return 1
+	fi
+	enable -f "${libexec}/phasebox-builtin.so" phasebox_isolate 2>/dev/null && return 0
+	[[ ${method} == builtin ]] &&
+		phasebox_fail "PHASEBOX_METHOD=builtin: bash cannot load ${libexec}/phasebox-builtin.so ($(enable -f "${libexec}/phasebox-builtin.so" phasebox_isolate 2>&1))"
+	return 1
+}
+
 # @FUNCTION: phasebox_reexec
 # @DESCRIPTION:
 # Replace this phase process by the helper chain, which runs the phase's original
@@ -297,8 +321,17 @@ phasebox_reexec() {
 	)
 	(( ${#phasebox_ns[@]} && phasebox_proxy )) && chain+=( --proxy-socket "${sock}" )
 	(( ${#phasebox_ns[@]} )) && chain+=( -- )
-	chain+=( "${libexec}/phasebox-reap" "${who[@]}" --exec "${BASH}" -- )
 	phasebox_origin
+	if phasebox_builtin; then
+		# This shell goes on as the isolated phase; ebuild.sh runs the phase in it.
+		local master=${BASHPID}
+		SANDBOX_ON=0 phasebox_isolate "${chain[@]}" "${libexec}/phasebox-reap" "${who[@]}" -- ||
+			phasebox_fail "phasebox_isolate (${libexec}/phasebox-builtin.so) refused the chain, status $?"
+		# die in a subshell signals the phase's master process: this one now.
+		[[ ${EBUILD_MASTER_PID} == "${master}" ]] && export EBUILD_MASTER_PID=${BASHPID}
+		return 0
+	fi
+	chain+=( "${libexec}/phasebox-reap" "${who[@]}" --exec "${BASH}" -- )
 	exec env -i "${phasebox_environ[@]}" "${proxy_env[@]}" PHASEBOX_REEXEC="${EBUILD_PHASE}" \
 		"${chain[@]}" "${phasebox_argv[@]}"
 }
@@ -335,5 +368,5 @@ phasebox_main() {
 }
 
 phasebox_main
-unset -f phasebox_main phasebox_reexec phasebox_origin phasebox_plan phasebox_check_vars phasebox_check_allow \
+unset -f phasebox_main phasebox_reexec phasebox_builtin phasebox_origin phasebox_plan phasebox_check_vars phasebox_check_allow \
 	phasebox_fail phasebox_initial_env phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register

@@ -1,5 +1,7 @@
 #include "environment.hh"
 
+#include "inprocess.hh"
+
 #include <cstdlib>
 #include <unistd.h>
 
@@ -47,6 +49,11 @@ void Environment::unset(const std::string& name)
 
 void sandbox_off_for_self()
 {
+	// In the shell builtin, getenv()/setenv() are bash's own, on its variables: the phase's
+	// SANDBOX_ON must not change.  The bashrc runs the builtin with SANDBOX_ON=0 in front
+	// (a temporary assignment, which bash's getenv, and so libsandbox, sees).
+	if (inprocess::active())
+		return;
 	if (std::getenv("SANDBOX_ON"))
 		::setenv("SANDBOX_ON", "0", 1);
 }

@@ -1,5 +1,7 @@
 #include "isolate.hh"
 
+#include "inprocess.hh"
+
 #include "fd.hh"
 #include "namespaces.hh"
 #include "netlink.hh"
@@ -158,6 +160,8 @@ std::string describe_namespaces(int flags)
 
 std::string self_dir()
 {
+	if (inprocess::active())
+		return inprocess::dir();
 	char buf[4096];
 	ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
 	if (n <= 0)

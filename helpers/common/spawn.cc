@@ -2,6 +2,7 @@
 
 #include "exit_status.hh"
 #include "fd.hh"
+#include "inprocess.hh"
 
 #include <algorithm>
 #include <csignal>
@@ -67,6 +68,32 @@ std::vector<char*> argv_ptrs(std::vector<std::string>& argv)
 	return p;
 }
 
+// exec_next() inside the shell builtin (common/inprocess.hh): the next phasebox link's
+// main() in this process, or back to the shell for the last link's program.  Anything else
+// is refused: the builtin runs nothing but phasebox's own links and the shell.
+SpawnFailure exec_in_process(ChildSpec& spec)
+{
+	const std::string& next = spec.argv[0];
+	if (next == inprocess::continue_token() && spec.argv.size() == 1) {
+		inprocess::restore_shell();
+		throw inprocess::Continue{};
+	}
+	inprocess::Main m = spec.file.empty() ? inprocess::find(next) : nullptr;
+	if (!m)
+		return {exit_code::cannot_exec,
+			Error{EPERM, "execute " + quote(spec.file.empty() ? next : spec.file) +
+					     " from the shell builtin (only phasebox's own helpers in " +
+					     quote(inprocess::dir()) + " can follow there)"}};
+	inprocess::install_environment(*spec.env);
+	inprocess::close_on_exec();
+	const std::string name = next.substr(next.rfind('/') + 1);
+	::prctl(PR_SET_NAME, name.c_str());
+	// argv lives as long as the process, as an exec'd program's does.
+	auto* args = new std::vector<std::string>(spec.argv);
+	auto* ptrs = new std::vector<char*>(argv_ptrs(*args));
+	::_exit(m(static_cast<int>(args->size()), ptrs->data()));
+}
+
 } // namespace
 
 Status block_forwarded_signals(const sigset_t* original)
@@ -104,6 +131,8 @@ SpawnFailure exec_next(ChildSpec& spec)
 		}
 		::sigprocmask(SIG_SETMASK, &m, nullptr);
 	}
+	if (inprocess::active())
+		return exec_in_process(spec);
 	auto argv = argv_ptrs(spec.argv);
 	const std::string& file = spec.file.empty() ? spec.argv[0] : spec.file;
 	::execvpe(file.c_str(), argv.data(), spec.env->envp());

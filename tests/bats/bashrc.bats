@@ -40,6 +40,7 @@ ebuild() {
 	env -i PATH=/usr/bin:/bin HOME=/ TERM=dumb PB_SNIPPET="${SNIPPET}" PB_OUT="${O}" \
 		EBUILD_PHASE="${phase}" EBUILD_PHASE_FUNC="${func}" CATEGORY=app-misc PF="${MARK}-1" \
 		FEATURES="sandbox userpriv phasebox-cgroup" PHASEBOX_LOG="${SCRATCH}/log/accounting.jsonl" \
+		PHASEBOX_METHOD=reexec \
 		"$@" /bin/bash "${FAKE}"
 }
 
@@ -57,12 +58,22 @@ records() {
 	return 0
 }
 
+# The tests below run the re-execution (PHASEBOX_METHOD=reexec, ebuild's default here)
+# unless they say PHASEBOX_METHOD=builtin; "builtin:" tests are the in-place method's.
+
 # Not re-executed: one start, the body ran once in the caller's cgroup and network.
 not_reexecuted() {
 	records
 	[[ ${STARTS} -eq 1 && ${BODIES} -eq 1 ]]
 	[[ ${BODY_CG} == "${OWN_CG}" ]]
 	[[ ${BODY_NET} == "${HOST_NET}" ]]
+}
+
+# Isolated in place (PHASEBOX_METHOD=builtin): one start, the body ran once, no guard.
+in_place() {
+	records
+	[[ ${STARTS} -eq 1 && ${BODIES} -eq 1 ]]
+	[[ ${BODY} == *" reexec=unset "* ]]
 }
 
 # Re-executed once: two starts, the body ran once, without the guard in its shell.
@@ -225,4 +236,69 @@ reexecuted() {
 	# twin: the comparison sees the one entry
 	LC_ALL=C sort -z "${O}/environ.${orig}" >"${O}/original"
 	run -1 cmp -s "${O}/original" "${O}/actual"
+}
+
+@test "builtin: every src phase runs once, in its leaf, in the same shell (no second start)" {
+	local phase
+	for phase in unpack prepare configure compile test install; do
+		run -0 --separate-stderr ebuild "${phase}" PHASEBOX_METHOD=builtin
+		pb_only_accounting_line "${phase}"
+		in_place
+		[[ ${BODY_CG} =~ ${LEAF_RE} ]]
+		[[ ${BODY_CG} == *":src_${phase}.pb"* ]]
+		[[ ! -e ${CG2}${BODY_CG} ]]
+	done
+	# twin: the same phase re-executed starts twice
+	run -0 ebuild compile PHASEBOX_METHOD=reexec
+	reexecuted
+	[[ ${BODY_CG} =~ ${LEAF_RE} ]]
+}
+
+@test "builtin: auto is the builtin; the phase's exit status passes through: 0 1 42" {
+	local s
+	for s in 0 1 42; do
+		run -"${s}" ebuild compile PB_STATUS="${s}" PHASEBOX_METHOD=auto
+		in_place
+		[[ ${BODY_CG} =~ ${LEAF_RE} ]]
+	done
+}
+
+@test "builtin: all namespace tokens: the body has its own net and pid namespaces" {
+	run -0 --separate-stderr ebuild compile PHASEBOX_METHOD=builtin \
+		FEATURES="phasebox-cgroup phasebox-network-sandbox phasebox-ipc-sandbox phasebox-pid-sandbox phasebox-mount-sandbox"
+	in_place
+	[[ ${BODY_NET} != "${HOST_NET}" ]]
+	[[ ${BODY} =~ pidns=([^ ]*) && ${BASH_REMATCH[1]} != "$(readlink /proc/self/ns/pid)" ]]
+	[[ ${BODY_CG} =~ ${LEAF_RE} ]]
+	# twin: without the tokens the body shares the host's
+	run -0 ebuild compile PHASEBOX_METHOD=builtin FEATURES="phasebox-cgroup"
+	in_place
+	[[ ${BODY_NET} == "${HOST_NET}" ]]
+}
+
+@test "builtin: the snippet leaves the shell's functions and the user's own unchanged" {
+	local pid
+	run -0 ebuild compile PB_USERFN=1 PHASEBOX_METHOD=builtin FEATURES="phasebox-cgroup phasebox-pid-sandbox"
+	in_place
+	pid=$(<"${O}/starts")
+	cmp "${O}/userfn.before.${pid}" "${O}/userfn.after.${pid}"
+	diff "${O}/funcs.before.${pid}" "${O}/funcs.after.${pid}"
+}
+
+@test "builtin: die in a subshell ends the phase (EBUILD_MASTER_PID is the isolated shell)" {
+	run -1 ebuild compile PB_DIE=1 PHASEBOX_METHOD=builtin FEATURES="phasebox-cgroup phasebox-pid-sandbox"
+	in_place
+	[[ ${BODY_CG} =~ ${LEAF_RE} ]]
+	run ! grep -q 'after die' "${O}/counter"
+	# twin: without phasebox the same die ends it too (the harness's own check)
+	run -1 ebuild compile PB_DIE=1 FEATURES="sandbox userpriv"
+	not_reexecuted
+	run ! grep -q 'after die' "${O}/counter"
+}
+
+@test "builtin: a bad PHASEBOX_METHOD dies naming it, the package and the phase" {
+	run -1 --separate-stderr ebuild compile PHASEBOX_METHOD=fork
+	records
+	[[ ${STARTS} -eq 1 && ${BODIES} -eq 0 ]]
+	[[ ${stderr} == "DIE: phasebox: app-misc/${MARK}-1 src_compile: PHASEBOX_METHOD='fork' is not valid: expected auto, builtin or reexec"* ]]
 }

@@ -11,6 +11,8 @@
 #   PB_STATUS   the body's exit status
 #   PB_STALE    export a stale PHASEBOX_REEXEC=compile first (as ${T}/environment would)
 #   PB_USERFN   define the user's own pre_src_compile first
+#   PB_DIE      the body dies in a subshell the way Portage's die does (SIGTERM to
+#               EBUILD_MASTER_PID, which __ebuild_main sets), then would go on
 
 die() { echo "DIE: $*" >&2; exit 1; }
 ewarn() { echo "WARN: $*" >&2; }
@@ -23,6 +25,8 @@ printf '%s\0' "${pb_env[@]}" >"${PB_OUT}/environ.$$"
 unset pb_env
 
 __ebuild_main() {
+	export EBUILD_MASTER_PID=${BASHPID}
+	trap 'exit 1' SIGTERM
 	if [[ -n ${PB_USERFN} ]]; then
 		pre_src_compile() { echo "the user's own pre_src_compile"; }
 		declare -f pre_src_compile >"${PB_OUT}/userfn.before.$$"
@@ -38,12 +42,18 @@ __ebuild_main() {
 
 	# the phase body
 	local cg
-	mapfile -t cg <"/proc/$$/cgroup"
+	# BASHPID, as a real phase would: after the builtin phasebox_isolate the phase is
+	# this shell (another process, maybe in a new pid namespace), $$ still the original.
+	mapfile -t cg <"/proc/${BASHPID}/cgroup"
 	local sock=no
 	[[ -S ${DISTCC_SOCKS_PROXY} ]] && sock=yes
-	echo "body pid=$$ reexec=${PHASEBOX_REEXEC-unset} net=$(/bin/readlink "/proc/$$/ns/net") pidns=$(/bin/readlink "/proc/$$/ns/pid") userns=$(/bin/readlink "/proc/$$/ns/user") ${cg[*]}" \
+	echo "body pid=$$ reexec=${PHASEBOX_REEXEC-unset} net=$(/bin/readlink "/proc/${BASHPID}/ns/net") pidns=$(/bin/readlink "/proc/${BASHPID}/ns/pid") userns=$(/bin/readlink "/proc/${BASHPID}/ns/user") ${cg[*]}" \
 		"socks=${DISTCC_SOCKS_PROXY-unset} socks5=${PORTAGE_SOCKS5_PROXY-unset} sock=${sock}" \
 		>>"${PB_OUT}/counter"
+	if [[ -n ${PB_DIE} ]]; then
+		( kill -s SIGTERM "${EBUILD_MASTER_PID}"; exit 1 )
+		echo "after die" >>"${PB_OUT}/counter"
+	fi
 	(( PB_STATUS )) && exit "${PB_STATUS}"
 }
 
