@@ -102,6 +102,7 @@ e2e_ns_probe() {
 			echo "ns_${p} $(readlink "/proc/${BASHPID}/ns/${p}")"
 		done
 		echo "pid1 $(tr '\0' ' ' < /proc/1/cmdline)"
+		echo "pid1comm $(< /proc/1/comm)"
 		echo "self $$ ${BASHPID}"
 	} > "$(e2e_file ns)" || die
 	# Builtins only (no fork per process): without a pid namespace /proc lists the whole
