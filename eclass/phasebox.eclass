@@ -332,12 +332,16 @@ _phasebox_exit_trap() {
 # @FUNCTION: _phasebox_reexecuted
 # @INTERNAL
 # @DESCRIPTION:
-# Succeed when phasebox re-executed this phase: the phase process's initial environment
-# (/proc/$$/environ, not the shell's variables, which ${T}/environment may have filled)
-# has PHASEBOX_REEXEC naming this phase.
+# Succeed when phasebox isolated this phase: in place, where the builtin phasebox_isolate
+# (loaded only by the snippet, never saved into ${T}/environment) answers --isolated; or
+# re-executed, where the phase process's initial environment (/proc/$$/environ, not the
+# shell's variables, which ${T}/environment may have filled) has PHASEBOX_REEXEC naming
+# this phase.
 _phasebox_reexecuted() {
 	local e
 	local -a env
+	# Isolated in place by the builtin (PHASEBOX_METHOD=auto/builtin): it says so itself.
+	[[ $(type -t phasebox_isolate) == builtin ]] && phasebox_isolate --isolated && return 0
 	mapfile -d '' -t env < "/proc/$$/environ" 2>/dev/null || return 1
 	for e in "${env[@]}"; do
 		[[ ${e} == "PHASEBOX_REEXEC=${EBUILD_PHASE}" ]] && return 0
@@ -351,11 +355,11 @@ _phasebox_reexecuted() {
 # Succeed when this phase runs with that isolation from phasebox(8): in a phasebox leaf
 # cgroup (cgroup), or in a network, IPC, pid or mount namespace that is not the one of the
 # process Portage started for this phase (recorded in ${T}/phasebox.<phase>.origin by the
-# bashrc snippet before it re-executed the phase).  It reads the kernel's state
+# bashrc snippet before it isolated or re-executed the phase).  It reads the kernel's state
 # (/proc/self/ns/*, /proc/self/cgroup); it does not trust FEATURES.  It answers for
 # phasebox's isolation only: Portage's own network-sandbox, ipc-sandbox and pid-sandbox
 # happen before the phase process starts and are not counted.  Fails (status 1) where
-# phasebox did not re-execute the phase (no phasebox FEATURES, a pkg_* phase, depend).
+# phasebox did not isolate the phase (no phasebox FEATURES, a pkg_* phase, depend).
 # @EXAMPLE:
 #
 # @CODE

@@ -17,6 +17,11 @@
 // Only phasebox-cgroup, phasebox-unshare and phasebox-reap, from the directory this file
 // was loaded from, can be links; the last link's PROG is implied (the shell).  Status 2:
 // bad arguments, nothing done; 1: called again inside an isolated shell.
+//
+//   phasebox_isolate --isolated
+//
+// Status 0 in a shell the builtin came back in (and its subshells), 1 elsewhere: how
+// phasebox.eclass's phasebox_has knows the phase was isolated in place.
 #include "common/inprocess.hh"
 
 #include <csignal>
@@ -92,6 +97,8 @@ int isolate(pb_word_list* list)
 	std::vector<std::string> args;
 	for (; list; list = list->next)
 		args.emplace_back(list->word && list->word->word ? list->word->word : "");
+	if (args.size() == 1 && args[0] == "--isolated")
+		return isolated ? 0 : 1;
 	if (isolated) {
 		std::fprintf(stderr, "%s: this shell already is an isolated phase\n", name);
 		return 1;
@@ -146,6 +153,7 @@ const char* const doc[] = {
 	"The arguments are the chain, each link from the directory this builtin was",
 	"loaded from, the last one ending with --; see phasebox(8).  Returns 0 in the",
 	"isolated phase; the calling process ends with the phase's status.",
+	"With --isolated: whether this shell is such an isolated phase.",
 	nullptr,
 };
 
@@ -154,5 +162,5 @@ const char* const doc[] = {
 extern "C" {
 __attribute__((visibility("default"))) pb_builtin phasebox_isolate_struct = {
 	name, isolate, 1 /* BUILTIN_ENABLED */, doc,
-	"phasebox_isolate LIBEXECDIR/phasebox-LINK [OPTIONS] -- ... --", nullptr};
+	"phasebox_isolate LIBEXECDIR/phasebox-LINK [OPTIONS] -- ... -- | --isolated", nullptr};
 }

@@ -24,7 +24,7 @@ Result<std::string> Hierarchy::relative(const std::string& cgroup_path) const
 
 Result<Hierarchy> open_hierarchy(HierarchyChoice choice)
 {
-	auto mounts = find_cgroup_mounts();
+	auto mounts = cgroup_mounts();
 	if (!mounts)
 		return mounts.error();
 	Hierarchy h;
@@ -52,7 +52,7 @@ Result<Hierarchy> open_hierarchy(HierarchyChoice choice)
 
 Result<Hierarchy> open_v1_hierarchy(const std::string& controller)
 {
-	auto mounts = find_cgroup_mounts();
+	auto mounts = cgroup_mounts();
 	if (!mounts)
 		return mounts.error();
 	auto it = mounts.value().v1.find(controller);

@@ -2,6 +2,8 @@
 
 #include <libmount.h>
 #include <memory>
+#include <optional>
+#include <sys/stat.h>
 
 namespace phasebox {
 namespace {
@@ -84,6 +86,22 @@ Result<CgroupMounts> find_cgroup_mounts(const std::string& mountinfo)
 		}
 	}
 	return out;
+}
+
+Result<CgroupMounts> cgroup_mounts()
+{
+	static std::optional<CgroupMounts> cached;
+	static ino_t cached_ns = 0;
+	struct stat st{};
+	const bool known_ns = ::stat("/proc/self/ns/mnt", &st) == 0;
+	if (known_ns && cached && st.st_ino == cached_ns)
+		return *cached;
+	auto m = find_cgroup_mounts();
+	if (m && known_ns) {
+		cached = m.value();
+		cached_ns = st.st_ino;
+	}
+	return m;
 }
 
 std::string cgroup_fs_path(const CgroupMount& m, const std::string& cgroup)

@@ -24,6 +24,12 @@ struct CgroupMounts {
 // at all is not an error: the result is simply empty.
 Result<CgroupMounts> find_cgroup_mounts(const std::string& mountinfo = "/proc/self/mountinfo");
 
+// find_cgroup_mounts() of this process's mount table, parsed once per mount namespace:
+// a phase's set-up looks for the cgroup2 mount and then each v1 hierarchy it mirrors into
+// (five parses of the same table otherwise).  Whatever a caller opens from it is still
+// verified there (cgroupfs::open_root checks the file system's magic).
+Result<CgroupMounts> cgroup_mounts();
+
 // The file-system path of hierarchy path `cgroup` (as /proc/self/cgroup names it) below
 // mount `m`, or "" when the mount does not show that part of the hierarchy.
 std::string cgroup_fs_path(const CgroupMount& m, const std::string& cgroup);

@@ -90,7 +90,7 @@ std::optional<long> yama_ptrace_scope()
 CgroupProbe cgroup()
 {
 	CgroupProbe p;
-	auto mounts = find_cgroup_mounts();
+	auto mounts = cgroup_mounts();
 	if (mounts) {
 		const auto& m = mounts.value();
 		const bool v1 = !m.v1.empty();

@@ -114,3 +114,12 @@ ${script}" bash "${CHAIN[@]}"
 		echo "SANDBOX_ON=$SANDBOX_ON exported=$(declare -p SANDBOX_ON)"'
 	[[ ${output} == 'SANDBOX_ON=1 exported=declare -x SANDBOX_ON="1"' ]]
 }
+
+@test "--isolated: 0 in the shell the builtin came back in and its subshells, 1 before and elsewhere" {
+	CHAIN=( "${B}/phasebox-reap" "${W[@]}" -- )
+	run -0 shell 'phasebox_isolate --isolated; echo "before $?"
+		SANDBOX_ON=0 phasebox_isolate "$@" || exit 9
+		phasebox_isolate --isolated; echo "after $?"
+		( phasebox_isolate --isolated; echo "subshell $?" )'
+	[[ ${output} == $'before 1\nafter 0\nsubshell 0' ]]
+}

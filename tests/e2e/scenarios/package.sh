@@ -161,7 +161,7 @@ location = ${overlay}"
 	local p=${image}${eprefix}
 	for f in usr/bin/phasebox usr/libexec/phasebox/phasebox-cgroup usr/libexec/phasebox/phasebox-unshare \
 		usr/libexec/phasebox/phasebox-reap usr/libexec/phasebox/phasebox-proxy \
-		usr/libexec/phasebox/phasebox-service; do
+		usr/libexec/phasebox/phasebox-service usr/libexec/phasebox/phasebox-builtin.so; do
 		v=$(stat -c '%a %U:%G' "${p}/${f}" 2>/dev/null)
 		check "${name}: image has ${f}, mode 755 root:root (${v:-missing})" test "${v}" = "755 root:root"
 	done
@@ -178,7 +178,7 @@ location = ${overlay}"
 	check "${name}: image has the docs (usr/share/doc/phasebox-${version}/${v##*/})" test -n "${v}"
 	# Nothing else: the list of files, compression suffixes (Portage's ecompress) removed.
 	local want got
-	want="usr/bin/phasebox usr/libexec/phasebox/phasebox-cgroup usr/libexec/phasebox/phasebox-proxy usr/libexec/phasebox/phasebox-reap usr/libexec/phasebox/phasebox-service usr/libexec/phasebox/phasebox-unshare usr/share/doc/phasebox-${version}/README.md usr/share/doc/phasebox-${version}/SECURITY.md usr/share/man/man1/phasebox.1 usr/share/man/man5/phasebox.eclass.5 usr/share/man/man8/phasebox-cgroup.8 usr/share/man/man8/phasebox-doctor.8 usr/share/man/man8/phasebox-proxy.8 usr/share/man/man8/phasebox-reap.8 usr/share/man/man8/phasebox-service.8 usr/share/man/man8/phasebox-unshare.8 usr/share/man/man8/phasebox.8 usr/share/phasebox/phasebox.bashrc"
+	want="usr/bin/phasebox usr/libexec/phasebox/phasebox-builtin.so usr/libexec/phasebox/phasebox-cgroup usr/libexec/phasebox/phasebox-proxy usr/libexec/phasebox/phasebox-reap usr/libexec/phasebox/phasebox-service usr/libexec/phasebox/phasebox-unshare usr/share/doc/phasebox-${version}/README.md usr/share/doc/phasebox-${version}/SECURITY.md usr/share/man/man1/phasebox.1 usr/share/man/man5/phasebox.eclass.5 usr/share/man/man8/phasebox-cgroup.8 usr/share/man/man8/phasebox-doctor.8 usr/share/man/man8/phasebox-proxy.8 usr/share/man/man8/phasebox-reap.8 usr/share/man/man8/phasebox-service.8 usr/share/man/man8/phasebox-unshare.8 usr/share/man/man8/phasebox.8 usr/share/phasebox/phasebox.bashrc"
 	got=$(cd "${p}" && find . \( -type f -o -type l \) -printf '%P\n' | sed -E 's/\.(bz2|gz|xz|zst)$//' | LC_ALL=C sort | tr '\n' ' ')
 	check "${name}: the image has exactly the expected files (got: ${got})" test "${got% }" = "${want}"
 	bad=$(find "${image}" -perm /6000 -printf '%p ')
