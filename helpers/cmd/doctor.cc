@@ -61,35 +61,59 @@ struct Verdict {
 	std::string cause = "none"; // diag::cause_name of why it does not work as asked
 };
 
-// `portageq envvar NAME`, or nullopt when there is no portageq or it fails.
-std::optional<std::string> portageq(const char* name)
+// Run argv (searched in PATH) and return its status and what it wrote on stdout (and on
+// stderr too with `with_stderr`; otherwise that goes to /dev/null); status -1 when it could
+// not be run or was killed.
+struct Captured {
+	int status = -1;
+	std::string out;
+};
+
+Captured capture(const std::vector<std::string>& argv, bool with_stderr)
 {
+	Captured c;
 	int p[2];
-	if (::pipe2(p, O_CLOEXEC) != 0)
-		return std::nullopt;
+	if (argv.empty() || ::pipe2(p, O_CLOEXEC) != 0)
+		return c;
+	std::vector<char*> args;
+	for (const auto& a : argv)
+		args.push_back(const_cast<char*>(a.c_str()));
+	args.push_back(nullptr);
 	pid_t pid = ::fork();
 	if (pid == 0) {
 		::dup2(p[1], 1);
-		int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (devnull >= 0)
-			::dup2(devnull, 2);
-		::execlp("portageq", "portageq", "envvar", name, static_cast<char*>(nullptr));
+		if (with_stderr) {
+			::dup2(p[1], 2);
+		} else {
+			int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (devnull >= 0)
+				::dup2(devnull, 2);
+		}
+		::execvp(args[0], args.data());
 		_exit(127);
 	}
 	::close(p[1]);
-	std::string out;
 	char buf[4096];
 	ssize_t n;
 	while ((n = ::read(p[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0)
-			out.append(buf, static_cast<size_t>(n));
+			c.out.append(buf, static_cast<size_t>(n));
 	::close(p[0]);
 	int st = 0;
-	if (pid < 0 || ::waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	if (pid > 0 && ::waitpid(pid, &st, 0) == pid && WIFEXITED(st))
+		c.status = WEXITSTATUS(st);
+	while (!c.out.empty() && c.out.back() == '\n')
+		c.out.pop_back();
+	return c;
+}
+
+// `portageq envvar NAME`, or nullopt when there is no portageq or it fails.
+std::optional<std::string> portageq(const char* name)
+{
+	Captured c = capture({"portageq", "envvar", name}, false);
+	if (c.status != 0)
 		return std::nullopt;
-	while (!out.empty() && out.back() == '\n')
-		out.pop_back();
-	return out;
+	return c.out;
 }
 
 std::string errtext(const Error& e)
@@ -309,6 +333,19 @@ void system_checks(Report& r, const probes::CgroupProbe& cg)
 	     premedy});
 }
 
+// How phases are isolated here: in their own shell (bash loads the builtin) or re-executed.
+// Either works: this row informs, it never fails the verdict.
+void method_check(Report& r)
+{
+	const std::string so = std::string(PHASEBOX_LIBEXECDIR) + "/phasebox-builtin.so";
+	Captured c = capture({"bash", "-c", "enable -f \"$1\" phasebox_isolate || exit 2; phasebox_isolate --isolated; [ $? -eq 1 ]", "bash", so}, true);
+	r.checks.push_back({"phase method", true,
+			    c.status == 0 ? "in the phase's own shell (bash loads " + so + ")"
+					  : "re-executed (bash cannot load " + so +
+						    (c.out.empty() ? std::string() : ": " + c.out) + ")",
+			    ""});
+}
+
 // The remedies name the installed helpers (the Makefile's LIBEXECDIR).
 std::string installed(std::string s)
 {
@@ -516,6 +553,7 @@ int run(int argc, char** argv)
 	}
 	probes::CgroupProbe cg = probes::cgroup();
 	system_checks(r, cg);
+	method_check(r);
 	r.verdicts.push_back(cgroup_verdict(cg, r));
 	r.verdicts.push_back(
 	    namespace_verdict("phasebox-network-sandbox", CLONE_NEWNET | CLONE_NEWUTS, r));

@@ -41,6 +41,8 @@ containers_doctor() {
 		grep -q "\"fallback\":\"${fallback}\",\"features_source\":\"portageq\"" "${f}.json"
 	check "${name}: doctor (${who}) found the adopt hook in PORTAGE_IONICE_COMMAND" \
 		grep -q '"name":"delegated route","ok":true' "${f}.json"
+	check "${name}: doctor (${who}) says phases are isolated in their own shell (the installed builtin loads)" \
+		grep -qF '"name":"phase method","ok":true,"detail":"in the phase'"'"'s own shell (bash loads '"${pb_libexec}"'/phasebox-builtin.so)"' "${f}.json"
 	check "${name}: doctor (${who}) judged phasebox-ipc-sandbox, which FEATURES lacks, as not asked for" \
 		grep -q '{"token":"phasebox-ipc-sandbox","asked":false' "${f}.json"
 	"${repo}/tests/restrict/check-doctor-json" "${repo}/tests/restrict/doctor.schema.json" "${f}.json" \
