@@ -2,9 +2,10 @@
 # The snippet as users load it, with phasebox.eclass in the phase (tests/eclass's stubbed
 # phase, helpers/fake-phase.sh, with PB_BASHRC as /etc/portage/bashrc): sourced directly,
 # from a bashrc.d directory by a loop, and by a loader that sources bashrc.d/*.sh inside a
-# function (as app-portage/portage-bashrc-mv does).  In each: the phase is re-executed once
-# into a leaf; the user's own pre_src_compile/post_src_compile, defined in another file,
-# run exactly once; what is sourced before the snippet runs twice, what comes after once.
+# function (as app-portage/portage-bashrc-mv does).  In each: the phase is isolated once
+# into a leaf (in its own shell by the builtin, or re-executed); the user's own
+# pre_src_compile/post_src_compile, defined in another file, run exactly once; with the
+# re-execution what is sourced before the snippet runs twice, what comes after once.
 # And phasebox_has against the real helper chain: what each FEATURES token gives, and
 # nothing where phasebox did not re-execute the phase (stale origin and guard included).
 # Runs as root (phasebox-cgroup makes its leaves below /phasebox/leaves).
@@ -72,25 +73,29 @@ bashrcs() {
 	EOF
 }
 
-@test "direct, bashrc.d loop, function loader: re-executed once into a leaf, user hooks run once" {
+@test "direct, bashrc.d loop, function loader: isolated once into a leaf (builtin and re-executed), user hooks run once" {
 	bashrcs
 	body_cg='mapfile -t cg <"/proc/${BASHPID}/cgroup"; echo "body ${cg[*]}" >>"${S}/body"'
 	printf '%s\n' "${body_cg}" >"${BODY}"
-	local how
-	for how in direct loop loader; do
-		rm -f "${SCRATCH}"/sourced.* "${SCRATCH}/hooks" "${SCRATCH}/body"
-		run -0 phase "${SCRATCH}/${how}"
-		[[ $(wc -l <"${SCRATCH}/body") -eq 1 ]]
-		[[ $(<"${SCRATCH}/body") =~ body\ .*0::/phasebox/leaves/app-misc:${MARK}-1:src_compile\.pb[0-9]+ ]]
-		[[ $(grep -c '^pre ' "${SCRATCH}/hooks") -eq 1 && $(grep -c '^post ' "${SCRATCH}/hooks") -eq 1 ]]
-		# after the snippet: once (the original run exec'd away before reaching it)
-		[[ $(wc -l <"${SCRATCH}/sourced.50-user") -eq 1 ]]
-		if [[ ${how} == direct ]]; then
-			# before the snippet: twice, once per run — why it must come first
-			[[ $(wc -l <"${SCRATCH}/sourced.10-early") -eq 2 ]]
-		else
-			[[ $(wc -l <"${SCRATCH}/sourced.10-early") -eq 1 ]]
-		fi
+	local how method
+	for method in builtin reexec; do
+		for how in direct loop loader; do
+			rm -f "${SCRATCH}"/sourced.* "${SCRATCH}/hooks" "${SCRATCH}/body"
+			run -0 phase "${SCRATCH}/${how}" PHASEBOX_METHOD="${method}"
+			[[ $(wc -l <"${SCRATCH}/body") -eq 1 ]]
+			[[ $(<"${SCRATCH}/body") =~ body\ .*0::/phasebox/leaves/app-misc:${MARK}-1:src_compile\.pb[0-9]+ ]]
+			[[ $(grep -c '^pre ' "${SCRATCH}/hooks") -eq 1 && $(grep -c '^post ' "${SCRATCH}/hooks") -eq 1 ]]
+			# after the snippet: once (the original run exec'd away before reaching it, or
+			# is the isolated shell itself)
+			[[ $(wc -l <"${SCRATCH}/sourced.50-user") -eq 1 ]]
+			if [[ ${how} == direct && ${method} == reexec ]]; then
+				# before the snippet: twice, once per run — why it must come first
+				[[ $(wc -l <"${SCRATCH}/sourced.10-early") -eq 2 ]]
+			else
+				# the builtin runs nothing twice
+				[[ $(wc -l <"${SCRATCH}/sourced.10-early") -eq 1 ]]
+			fi
+		done
 	done
 }
 
@@ -118,17 +123,19 @@ has_body() {
 	EOF
 }
 
-@test "phasebox_has answers what the chain really did, for each token" {
+@test "phasebox_has answers what the chain really did, for each token (builtin and re-executed)" {
 	has_body
 	printf 'source "%s"\n' "${SNIPPET}" >"${SCRATCH}/direct"
-	local f want
+	local f want method
 	while read -r f want; do
-		rm -f "${SCRATCH}/has"
-		run -0 phase "${SCRATCH}/direct" FEATURES="userpriv ${f//,/ }"
-		[[ $(<"${SCRATCH}/has") == "${want}" ]] || {
-			echo "FEATURES=${f}: got '$(<"${SCRATCH}/has")', want '${want}'" >&2
-			false
-		}
+		for method in builtin reexec; do
+			rm -f "${SCRATCH}/has"
+			run -0 phase "${SCRATCH}/direct" FEATURES="userpriv ${f//,/ }" PHASEBOX_METHOD="${method}"
+			[[ $(<"${SCRATCH}/has") == "${want}" ]] || {
+				echo "FEATURES=${f} PHASEBOX_METHOD=${method}: got '$(<"${SCRATCH}/has")', want '${want}'" >&2
+				false
+			}
+		done
 	done <<-'EOF'
 		phasebox-cgroup cgroup=yes network=no ipc=no pid=no mount=no
 		phasebox-network-sandbox cgroup=no network=yes ipc=no pid=no mount=no
