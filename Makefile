@@ -217,7 +217,7 @@ install-bashrc-d:
 	ln -sf $(DATADIR)/phasebox.bashrc $(DESTDIR)$(SYSCONFDIR)/portage/bashrc.d/00-phasebox.sh
 
 format:
-	clang-format -i helpers/*.cc helpers/common/*.cc helpers/common/*.hh helpers/cmd/*.cc helpers/cmd/*.hh tests/unit/*.cc tests/probe/*.cc
+	clang-format -i helpers/*.cc helpers/builtin/*.cc helpers/common/*.cc helpers/common/*.hh helpers/cmd/*.cc helpers/cmd/*.hh tests/unit/*.cc tests/probe/*.cc
 
 lint:
 	shellcheck -x -P tests/e2e -s bash bashrc.d/phasebox.bashrc eclass/phasebox.eclass tests/eclass/helpers/fake-phase.sh \
