@@ -2,9 +2,13 @@
 #
 # Source it from /etc/portage/bashrc, before anything else:
 #	source @DATADIR@/phasebox.bashrc
-# In a phase it isolates, it re-executes the phase's original invocation (argv and
-# environment of the process Portage started, read from /proc) through the helper chain,
-# so whatever was sourced before it runs twice.  See phasebox(8).
+# In a phase it isolates, it runs the helper chain inside this very shell with the bash
+# builtin phasebox_isolate (phasebox-builtin.so; PHASEBOX_METHOD=auto or builtin), which
+# comes back in the isolated phase, so nothing runs twice; or (PHASEBOX_METHOD=reexec, the
+# network proxy, a bash that cannot load the builtin) it re-executes the phase's original
+# invocation (argv and environment of the process Portage started, read from /proc)
+# through the helper binaries, so whatever was sourced before it runs twice.  See
+# phasebox(8).
 #
 # Portage sources bashrc in every phase, `depend` included (PATH=/dev/null there), and
 # saves everything it defines into ${T}/environment: this file defines only phasebox_*
