@@ -4,19 +4,20 @@
 # a phase phasebox isolated — in its own shell (the builtin, which runs its links with
 # SANDBOX_ON=0 for their own cgroupfs writes) and re-executed.  sbescape's src_compile
 # (portage) and src_install (root) each write a file in a root-owned directory outside
-# the sandbox's write list: with sandbox, the emerge fails with sandbox's violation summary
-# and neither file exists; the twin without sandbox writes the root phase's file.
+# the sandbox's write list (below /var/lib: the scratch directory is below /tmp, which
+# /etc/sandbox.conf lets every build write; removed at the end): with sandbox, the emerge
+# fails with sandbox's violation summary and neither file exists; the twin without sandbox
+# writes the root phase's file.
 
 e2e_more_scenarios+=(sandbox-enforced)
 
 scenario_sandbox-enforced() {
-	local name method dir=${scratch}/escape
+	local name method dir=/var/lib/phasebox-e2e.${marker}
 	if (( ! have_sandbox )); then
 		echo "SKIPPED: sandbox-enforced scenario: /usr/bin/sandbox does not exist (install sys-apps/sandbox)"
 		return
 	fi
-	mkdir -p "${dir}"
-	chmod 0755 "${dir}"
+	mkdir -m 0755 "${dir}" || { not_ok "sandbox-enforced: mkdir ${dir}"; return; }
 	for method in auto reexec; do
 		name=sandbox-enforced-${method}
 		rm -f "${dir}"/*
@@ -29,8 +30,8 @@ E2E_ESCAPE=\"${dir}/${method}\""
 		check "${name}: the emerge fails" test "${emerge_status}" -ne 0
 		check "${name}: sys-apps/sandbox reports the write of the isolated src_compile" \
 			grep -q "ACCESS VIOLATION SUMMARY" "${emerge_out}"
-		check "${name}: the violation names the file outside the sandbox" \
-			grep -qF "${dir}/${method}.compile" "${emerge_out}"
+		check "${name}: the violation (denied) names the file outside the sandbox" \
+			grep -qxF "P: ${dir}/${method}.compile" "${emerge_out}"
 		check "${name}: src_compile ran isolated (a phasebox leaf)" \
 			grep -qE '^0::/phasebox/.*\.pb[0-9]+' "${res}/sbescape.src_compile.cgroup"
 		check "${name}: nothing was written outside the sandbox ($(ls "${dir}" | tr '\n' ' '))" \
