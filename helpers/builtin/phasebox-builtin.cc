@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
+#include <sys/prctl.h>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,9 @@ int isolate(pb_word_list* list)
 		return 2;
 	}
 	args.push_back(phasebox::inprocess::continue_token());
+	// This process is the first link's supervisor from now on: named so in ps (the shell
+	// gets its own name back when it comes back).
+	::prctl(PR_SET_NAME, args[0].substr(args[0].rfind('/') + 1).c_str());
 	SignalState shell;
 	save(shell);
 	// bash's SIGCHLD handler reaps any child: the links wait for their own.
