@@ -3,8 +3,11 @@
 # (Portage bugs 675868, 675870, 704498, 870310: its pid-sandbox's setsid() broke them),
 # and a terminal's ^C ends the phase and everything it left.  Each test runs the chain on
 # a real pseudo-terminal (helpers/pty_run.py), synchronised on output, never on time: ^C
-# is typed only once the daemon has printed DAEMON-UP, i.e. after its setsid(), so the
-# terminal's SIGINT cannot be what kills it.
+# is typed only once the foreground shell prints DAEMON-UP, which it does after the daemon
+# (past its setsid()) wrote to a fifo, so the terminal's SIGINT cannot be what kills it —
+# and after the `( … & )` subshell that started it has ended: a ^C landing while that
+# subshell was the foreground job let it exit 0, and bash then went on to `sleep 3600`
+# (bash's wait-and-cooperative-exit rule), a hang of the test, not of phasebox.
 
 bats_require_minimum_version 1.5.0
 
@@ -15,6 +18,7 @@ setup() {
 	CHAIN=( "${B}/phasebox-unshare" --pid --net --uts --ipc -- "${B}/phasebox-reap" -- )
 	NOBODY=( setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs )
 	TTYLOG=$(mktemp -d /tmp/pbtty.XXXXXX) # phasebox-cgroup's accounting log goes here
+	mkfifo "${TTYLOG}/up"
 }
 
 teardown() {
@@ -67,7 +71,7 @@ teardown() {
 
 @test "^C on the terminal ends the phase (130) and kills what it left (pid sandbox + cgroup)" {
 	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- "${B}/phasebox-cgroup" --log "${TTYLOG}/accounting.jsonl" -- "${CHAIN[@]}" \
-		bash -c "(setsid bash -c \"echo DAEMON-UP; exec -a ${MARK} sleep 3600\" &); sleep 3600; echo NOT-REACHED"
+		bash -c "(setsid bash -c \"echo up >${TTYLOG}/up; exec -a ${MARK} sleep 3600\" &); read -r _ <${TTYLOG}/up; echo DAEMON-UP; sleep 3600; echo NOT-REACHED"
 	[[ ${output} == *exit=130* ]]
 	[[ ${output} != *NOT-REACHED* ]]
 	run -1 pgrep -f "${MARK}"
@@ -75,14 +79,14 @@ teardown() {
 
 @test "^C on the terminal ends the phase (130) and kills what it left (reaper alone)" {
 	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- "${B}/phasebox-reap" -- \
-		bash -c "(setsid bash -c \"echo DAEMON-UP; exec -a ${MARK} sleep 3600\" &); sleep 3600; echo NOT-REACHED"
+		bash -c "(setsid bash -c \"echo up >${TTYLOG}/up; exec -a ${MARK} sleep 3600\" &); read -r _ <${TTYLOG}/up; echo DAEMON-UP; sleep 3600; echo NOT-REACHED"
 	[[ ${output} == *exit=130* ]]
 	run -1 pgrep -f "${MARK}"
 }
 
 @test "negative twin: without phasebox a setsid daemon survives ^C" {
 	run -0 python3 "${PTY}" --interrupt-on DAEMON-UP -- \
-		bash -c "(setsid bash -c \"echo DAEMON-UP; exec -a ${MARK} sleep 3600\" &); sleep 3600"
+		bash -c "(setsid bash -c \"echo up >${TTYLOG}/up; exec -a ${MARK} sleep 3600\" &); read -r _ <${TTYLOG}/up; echo DAEMON-UP; sleep 3600"
 	[[ ${output} == *exit=130* ]]
 	run -0 pgrep -f "${MARK}"
 	pkill -9 -f "${MARK}"
