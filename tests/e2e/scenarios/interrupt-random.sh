@@ -5,15 +5,15 @@
 # interrupted one left for it.
 #
 # `sigpoint` (overlay/phasebox-test/sigpoint): six src phases, each recording where it ran,
-# leaving three daemons (one ignores SIGINT/SIGTERM/SIGHUP), mounting a marked tmpfs in its
-# mount namespace and taking E2E_PHASE_SECONDS.  First one uninterrupted emerge (the
-# control, and the length T of the emerge that the signals are spread over); then
-# E2E_INTERRUPTS (default 4) emerges, each sent SIGINT (to emerge's process group, as a
-# terminal's ^C) or SIGTERM (to emerge) — the two alternate, and Portage's own
-# ipc-/network-/pid-sandbox are off for two and on for the next two — after a delay drawn
-# from E2E_SEED (printed; set it to repeat a run's delays): the interval [0, T) is cut
-# into as many strata as there are interrupts and each interrupt lands at a random point of
-# a stratum of its own, in a random order, so that the points are spread over the whole
+# leaving three daemons (one ignores SIGINT/SIGTERM/SIGHUP) and taking E2E_PHASE_SECONDS;
+# src_install (root) mounts a marked tmpfs in its mount namespace.  First one uninterrupted
+# emerge (the control, and the length T the signals are spread over); then E2E_INTERRUPTS
+# (default 4) emerges, each sent SIGINT (to emerge's process group, as a terminal's ^C) or
+# SIGTERM (to emerge) — the two alternate, and Portage's own ipc-/network-/pid-sandbox are
+# off for two and on for the next two — after a delay drawn from E2E_SEED (printed; set it
+# to repeat a run's delays): [0, 0.9 T), T the last uninterrupted emerge's length, is cut
+# into as many strata as there are interrupts, and each interrupt lands at a random point
+# of a stratum of its own, in a random order, so that the points are spread over the whole
 # emerge (before the first phase, the chain's setup, mid-phase, between phases, the merge).
 # Where each one landed (time, phase, what ran) is in its check lines.
 #
@@ -84,7 +84,7 @@ irand_stale_leaves() { irand_leaves | grep ' stale$'; return 0; }
 # E2E_MARKER in its environment (every phase process inherits it from make.conf).
 irand_ours() {
 	local cmd
-	cmd=$(tr '\0' ' ' < "/proc/${1}/cmdline" 2>/dev/null)
+	cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/${1}/cmdline")
 	[[ ${cmd} == "${marker}-"* || ${cmd} == *"${pb_prefix}/"* || ${cmd} == *"phasebox-test/sigpoint-"* ]] && return 0
 	grep -qzxF "E2E_MARKER=${marker}" "/proc/${1}/environ" 2>/dev/null
 }
@@ -134,7 +134,7 @@ irand_held_ns() {
 		if irand_ours "${p}"; then
 			echo "ours ${l} held by ${p}:$(cat "/proc/${p}/comm" 2>/dev/null)"
 		else
-			echo "foreign ${l}@${p}"
+			echo "foreign ${l}@${p}:$(cat "/proc/${p}/comm" 2>/dev/null)"
 		fi
 	done < <(find /proc/[0-9]*/ns /proc/[0-9]*/fd -maxdepth 1 -type l -printf '%l %p\n' 2>/dev/null)
 	awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs") print $4, $5 }' /proc/self/mountinfo |
@@ -244,8 +244,8 @@ irand_twin() {
 	# Wait (bounded) until both processes have exec'd (their command line is the sleep).
 	local i
 	for (( i = 0; i < 100; i++ )); do
-		[[ $(tr '\0' ' ' < "/proc/${pp}/cmdline" 2>/dev/null) == "${marker}-sigpoint-planted"* &&
-			$(tr '\0' ' ' < "/proc/${pe}/cmdline" 2>/dev/null) == "sleep 600 " ]] && break
+		[[ $(tr '\0' ' ' 2>/dev/null < "/proc/${pp}/cmdline") == "${marker}-sigpoint-planted"* &&
+			$(tr '\0' ' ' 2>/dev/null < "/proc/${pe}/cmdline") == "sleep 600 " ]] && break
 		sleep 0.05
 	done
 	readlink "/proc/${pe}/ns/ipc" > "${dir}/planted.ns"
@@ -346,10 +346,10 @@ PHASEBOX_NETWORK_ALLOW=\"localhost:9\""
 		(( i % 2 )) && sig=TERM || sig=INT
 		(( (i / 2) % 2 )) && native=on || native=off
 		stratum=${order[i]}
-		# A point of the stratum (u in [0, 0.95) of it) of the last uninterrupted emerge's
-		# length: the first emerge of a run is the slowest (metadata), later ones are not.
-		u=$(( (RANDOM * 32768 + RANDOM) % 950 ))
-		delay=$(( t_ms * (stratum * 1000 + u) / (count * 1000) ))
+		# A point u of the stratum, the strata cutting 90% of the last uninterrupted
+		# emerge's length (emerges vary by ±20% here: a signal after the end is wasted).
+		u=$(( (RANDOM * 32768 + RANDOM) % 1000 ))
+		delay=$(( t_ms * 9 * (stratum * 1000 + u) / (count * 10000) ))
 		name=irand-${i}-${sig,,}-native-${native}
 		if [[ ${native} == on ]]; then
 			write_make_conf "${name}" "${conf[@]}" "${native_on[@]}"
