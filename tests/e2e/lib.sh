@@ -286,6 +286,9 @@ cleanup() {
 			rmdir "${d}" 2>/dev/null || sleep 0.2
 			rmdir "${d}" 2>/dev/null
 		done
+		# Its keeper, killed above, had no chance to remove its socket, and with the
+		# invocation gone no later adopt will (phasebox-cgroup reaps both together).
+		rm -f "/run/phasebox/inv-${pid}.sock"
 	done
 	# What the caller set up besides (servers, IPC objects, …).
 	if declare -F cleanup_local >/dev/null; then cleanup_local; fi
