@@ -170,7 +170,8 @@ irand_check_nothing() {
 }
 
 # irand_where <t ms> <process table>: where an interrupt lands, from the phases' stamps and
-# the process table ("pid args", of phasebox's helpers and sigpoint's phase processes) taken
+# the process table ("pid comm args", of phasebox's helpers, sigpoint's and ebuild.sh's
+# processes) taken
 # just before the signal: "<key>|<description>".
 irand_where() {
 	local t=$1 last="" open="" helpers phase="" ph pid args h key desc
@@ -180,11 +181,15 @@ irand_where() {
 		last=${ph}
 		[[ ${ph} == src_* && ! -e ${res}/sigpoint.${ph}.finished ]] && open=${ph}
 	done
-	while read -r pid args; do
+	while read -r pid comm args; do
 		[[ -n ${pid} ]] || continue
 		if [[ ${args} == "${pb_libexec}/phasebox-"* ]]; then
 			h=${args%% *}
 			[[ ${args} == *" adopt "* ]] || running[${h##*/phasebox-}]=1
+		elif [[ ${comm} == phasebox-* && ${comm} != phasebox-keeper && ${args} == *ebuild.sh* ]]; then
+			# the builtin's links: copies of the phase shell, named after their link
+			# (comm, at most 15 characters)
+			running[${comm#phasebox-}]=1
 		fi
 		[[ ${args} =~ (ebuild|misc-functions)\.sh\ ([a-z_]+) ]] && phase=${BASH_REMATCH[2]}
 	done <<< "${2}"
@@ -200,7 +205,7 @@ irand_where() {
 		desc="the chain of src_${phase} set up, its phase function not begun"
 	elif [[ ${phase} == @(unpack|prepare|configure|compile|test|install) ]]; then
 		key="bashrc src_${phase}"
-		desc="ebuild.sh ${phase} before the re-execution into the chain"
+		desc="ebuild.sh ${phase} before its chain (the builtin or the re-execution)"
 	elif [[ -n ${phase} ]]; then
 		key="ebuild.sh ${phase}"
 		desc="ebuild.sh ${phase} (not isolated)"
@@ -290,7 +295,7 @@ irand_signal_at() {
 		fi
 	done
 	# shellcheck disable=SC2009 # one snapshot of both kinds, in one read of the table
-	ps=$(ps -eo pid=,args= 2>/dev/null | grep -F -e "${pb_prefix}/" -e 'phasebox-test/sigpoint-')
+	ps=$(ps -eo pid=,comm=,args= 2>/dev/null | grep -F -e "${pb_prefix}/" -e 'phasebox-test/sigpoint-' -e '/ebuild.sh ')
 	now=$(( ${EPOCHREALTIME/./} / 1000 - irand_t0 ))
 	irand_landing=$(irand_where "${now}" "${ps}")
 	printf '%s\n' "${ps}" > "${out}/${name}.ps"
@@ -310,9 +315,16 @@ scenario_interrupt-random() {
 	[[ ${seed} =~ ^[0-9]+$ ]] || die_harness "E2E_SEED='${seed}': expected a number"
 	info "interrupt-random: E2E_SEED=${seed} E2E_INTERRUPTS=${count} (set both to repeat these delays)"
 	RANDOM=${seed}
-	extra_conf="E2E_HOST_MNTNS=\"$(readlink /proc/self/ns/mnt)\"
-E2E_PHASE_SECONDS=\"${E2E_PHASE_SECONDS:-0.5}\"
+	# Two configurations: the phases isolated in their own shell by the builtin (the
+	# default method), and re-executed with phasebox-proxy in the chain too
+	# (PHASEBOX_NETWORK_ALLOW: the proxy link always re-executes).  Natives off runs the
+	# first, natives on the second: each gets a SIGINT and a SIGTERM.
+	local conf_builtin conf_proxy
+	conf_builtin="E2E_HOST_MNTNS=\"$(readlink /proc/self/ns/mnt)\"
+E2E_PHASE_SECONDS=\"${E2E_PHASE_SECONDS:-0.5}\""
+	conf_proxy="${conf_builtin}
 PHASEBOX_NETWORK_ALLOW=\"localhost:9\""
+	extra_conf=${conf_builtin}
 	conf=(phasebox-cgroup "${ns_tokens[@]}")
 
 	irand_twin
@@ -350,10 +362,13 @@ PHASEBOX_NETWORK_ALLOW=\"localhost:9\""
 		# emerge's length (emerges vary by ±20% here: a signal after the end is wasted).
 		u=$(( (RANDOM * 32768 + RANDOM) % 1000 ))
 		delay=$(( t_ms * 9 * (stratum * 1000 + u) / (count * 10000) ))
-		name=irand-${i}-${sig,,}-native-${native}
 		if [[ ${native} == on ]]; then
+			name=irand-${i}-${sig,,}-native-on-reexec-proxy
+			extra_conf=${conf_proxy}
 			write_make_conf "${name}" "${conf[@]}" "${native_on[@]}"
 		else
+			name=irand-${i}-${sig,,}-native-off-builtin
+			extra_conf=${conf_builtin}
 			write_make_conf "${name}" "${conf[@]}" "${native_off[@]}"
 		fi
 		irand_t0=$(( ${EPOCHREALTIME/./} / 1000 ))
