@@ -1,4 +1,4 @@
-# Shared by contract.bats, cgroup.bats, reap.bats and bashrc.bats: a unique marker per
+# Shared by the bats files: a unique marker per
 # test, a scratch directory, the cgroup mounts, synchronisation helpers that never sleep,
 # and the leak check that teardown runs after every test.
 # shellcheck shell=bash
@@ -153,4 +153,92 @@ pb_dead() {
 pb_only_accounting_line() {
 	[[ ${stderr} =~ ^\ ?\*\ phasebox:\ src_${1}\ of\ app-misc/${MARK}-1:\ [^$'\n']*$ ]] ||
 		{ echo "stderr: ${stderr}" >&2; return 1; }
+}
+
+# --- the holder: a root bash standing in for emerge ----------------------------------------
+# Its pid (HOLDER, listed in ${SCRATCH}/invs for the leak check) is what `adopt` gets, as
+# emerge's would be.
+#
+#   pb_start_holder [--end] [--adopt] [--ns SETUP] FIFO CMD...
+#
+# The holder waits for a line on the fifo FIFO, then execs CMD.  --end: it runs CMD instead
+# (CMD's status is the holder's) and then waits for a line on FIFO.end too, so that the
+# invocation outlives CMD.  --adopt: pb_adopt it at once.  --ns SETUP: the holder runs in a
+# mount namespace of its own (private propagation) and runs the bash code SETUP there
+# first (its stdout goes to the test's fd 3-less stdout; a failure fails the start); adopt
+# then runs in that namespace too (nsenter), so that the keeper does.
+pb_start_holder() {
+	local end=0 adopt=0 setup=
+	while :; do
+		case $1 in
+		--end) end=1 ;;
+		--adopt) adopt=1 ;;
+		--ns) setup=$2; shift ;;
+		*) break ;;
+		esac
+		shift
+	done
+	local go=$1 body='read -r _ <"$0"; exec "$@"'
+	shift
+	mkfifo "${go}"
+	if (( end )); then
+		# The end fifo is opened at once, read-write, so that a line written to it before
+		# the holder reads is kept.
+		mkfifo "${go}.end"
+		body='exec 9<>"$0.end"; read -r _ <"$0"; "$@" 9<&-; rc=$?; read -r _ <&9; exit "${rc}"'
+	fi
+	PB_IN_NS=()
+	if [[ -n ${setup} ]]; then
+		mkfifo "${go}.ready"
+		body="{ ${setup}
+} && echo ready >\"\$0.ready\" || { echo \"setup failed: \$?\" >\"\$0.ready\"; exit 1; }; ${body}"
+		unshare -m --propagation private bash -c "${body}" "${go}" "$@" 3>&- &
+	else
+		bash -c "${body}" "${go}" "$@" 3>&- &
+	fi
+	HOLDER=$!
+	echo "${HOLDER}" >>"${SCRATCH}/invs"
+	if [[ -n ${setup} ]]; then
+		[[ $(pb_await "${go}.ready") == ready ]] || return 1
+		PB_IN_NS=( nsenter -t "${HOLDER}" -m -- )
+	fi
+	(( adopt )) || return 0
+	pb_adopt
+}
+
+# Adopt the holder (the build user nobody unless --user is given): INV its invocation on
+# cgroup2 (the v1 freezer where no cgroup2 is mounted), SOCK its keeper's socket.
+pb_adopt() {
+	run -0 "${PB_IN_NS[@]}" "${B}/phasebox-cgroup" adopt --user nobody \
+		--log "${LOG:-${SCRATCH}/log/accounting.jsonl}" "$@" "${HOLDER}"
+	INV=${CG2:-${FRZ}}/phasebox/inv-${HOLDER}
+	SOCK=/run/phasebox/inv-${HOLDER}.sock
+}
+
+# Write a line to the fifo $1 (opened read-write: never blocks).
+pb_go() {
+	local fd
+	exec {fd}<>"$1"
+	echo go >&"${fd}"
+	exec {fd}<&-
+}
+
+# Let the holder of fifo $1 run its command, and end (FIFO.end, with --end), and wait for
+# it; its status in HOLDER_RC.
+pb_run_holder() {
+	pb_go "$1"
+	[[ ! -p $1.end ]] || pb_go "$1.end"
+	HOLDER_RC=0
+	wait "${HOLDER}" || HOLDER_RC=$?
+}
+
+# Remove invocation inv-$1 of both hierarchies (a keeper in it is killed with it), and the
+# socket its keeper left (the test's own clean-up; adopt leaves the last invocation for the
+# next one to reap).
+pb_drop_inv() {
+	local root
+	for root in "${CG2}" "${FRZ}"; do
+		[[ -z ${root} ]] || pb_remove_cgroups "${root}/phasebox/inv-$1"
+	done
+	rm -f "/run/phasebox/inv-$1.sock"
 }
