@@ -242,3 +242,13 @@ pb_drop_inv() {
 	done
 	rm -f "/run/phasebox/inv-$1.sock"
 }
+
+# Succeeds when no process is left in the mount namespace $1 (as readlink
+# /proc/PID/ns/mnt says it: "mnt:[inode]"), so that the namespace and its mounts are gone.
+pb_mntns_gone() {
+	local d left=
+	for d in /proc/[0-9]*; do
+		[[ $(readlink "${d}/ns/mnt" 2>/dev/null) == "$1" ]] && left+=" ${d#/proc/}"
+	done
+	[[ -z ${left} ]] || { echo "processes left in $1:${left}" >&2; return 1; }
+}
