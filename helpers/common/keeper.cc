@@ -302,7 +302,7 @@ class Keeper {
 	{
 		Client& cl = clients_.at(fd);
 		char buf[max_message + 1];
-		char cbuf[CMSG_SPACE(sizeof(int))];
+		alignas(struct cmsghdr) char cbuf[CMSG_SPACE(4 * sizeof(int))];
 		struct iovec iov{buf, max_message};
 		struct msghdr m{};
 		m.msg_iov = &iov;
@@ -312,14 +312,17 @@ class Keeper {
 		ssize_t n = ::recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		UniqueFd passed;
+		// Every descriptor that came is taken, so that each is closed: one left open for
+		// every request that brought two would add up to the keeper's RLIMIT_NOFILE.
+		std::vector<UniqueFd> fds;
 		for (struct cmsghdr* h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-			    h->cmsg_len == CMSG_LEN(sizeof(int))) {
-				int got;
-				std::memcpy(&got, CMSG_DATA(h), sizeof got);
-				passed.reset(got);
-			}
+			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+					int got;
+					std::memcpy(&got, CMSG_DATA(h) + i * sizeof got, sizeof got);
+					fds.emplace_back(got);
+				}
+		UniqueFd passed = fds.size() == 1 ? std::move(fds[0]) : UniqueFd();
 		if (n < 0 || (n == 0 && closed(fd))) {
 			// Closed: the supervisor has exited or died.
 			drop_leaf(cl);
@@ -330,11 +333,12 @@ class Keeper {
 		std::string reply;
 		// A malformed message is refused whole, never parsed in part: what the kernel cut
 		// (MSG_TRUNC: the rest of a SOCK_SEQPACKET record is gone), more descriptors than
-		// the one a lease takes (MSG_CTRUNC: the kernel closed the others), an empty one
-		// (which recvmsg() tells from the end of the connection only by the hang-up).
+		// the one a lease takes (those past the buffer the kernel closed: MSG_CTRUNC), an
+		// empty one (which recvmsg() tells from the end of the connection only by the
+		// hang-up).
 		if (m.msg_flags & MSG_TRUNC)
 			reply = error_reply({EMSGSIZE, "a request of more than " + std::to_string(max_message) + " bytes"});
-		else if (m.msg_flags & MSG_CTRUNC)
+		else if ((m.msg_flags & MSG_CTRUNC) || fds.size() > 1)
 			reply = error_reply({EPROTO, "more than one file descriptor passed with a request"});
 		else if (msg.empty())
 			reply = error_reply({EPROTO, "an empty request"});
