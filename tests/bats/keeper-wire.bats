@@ -29,9 +29,12 @@ teardown() {
 # per case, each with a fresh child of its own (held on a pipe) whose pidfd goes with the
 # request.  Prints "<case>: <answer, cut to 60 bytes> closed=<yes|no>"; a granted lease is
 # released (K) and the record's first bytes printed as "<case> released: …".
-# sys.argv: the output file, the marker.
+# sys.argv: the output file, the marker, the directory of keeper_client.py.
 WIRE_PY='
 import os, socket, sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[3])
+from keeper_client import held_child
 out = open(sys.argv[1], "w", buffering=1)
 with open("/proc/self/cgroup") as f:
     cg = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
@@ -45,13 +48,7 @@ def case(name, msg, nfds=1):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(path)
     s.settimeout(30)  # bounds a failure only
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(w)
-        os.read(r, 1)
-        os._exit(0)
-    os.close(r)
+    pid, w = held_child()
     pfd = os.pidfd_open(pid)
     if nfds:
         socket.send_fds(s, [msg], [pfd] * nfds)
@@ -84,8 +81,8 @@ case("fields", label + b"pids_max=64\n" * 600)
 @test "wire: oversized (MSG_TRUNC), empty, NUL, unknown fields, extra descriptors: each refused with its reason, the connection closed, no descriptor kept; the next phase gets its leaf" {
 	mkfifo "${SCRATCH}/done"
 	pb_start_holder --adopt --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs bash -c '
-		"$0" -c "$1" "$2" "$3" && "${@:6}" -- "$4" cgroup >>"$2"; rc=$?; echo done >"$5"; exit "${rc}"' \
-		"${PY}" "${WIRE_PY}" "${SCRATCH}/w/out" "${MARK}" "${P}" "${SCRATCH}/done" "${CG[@]}"
+		"$0" -c "$1" "$2" "$3" "$6" && "${@:7}" -- "$4" cgroup >>"$2"; rc=$?; echo done >"$5"; exit "${rc}"' \
+		"${PY}" "${WIRE_PY}" "${SCRATCH}/w/out" "${MARK}" "${P}" "${SCRATCH}/done" "${BATS_TEST_DIRNAME}/helpers" "${CG[@]}"
 	chmod 666 "${SCRATCH}/done"
 	local keeper fds
 	keeper=$(<"${INV}/keeper/cgroup.procs")

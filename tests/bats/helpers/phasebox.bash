@@ -71,6 +71,8 @@ pb_teardown() {
 		echo "leaked processes: ${left}" >&2
 		rc=1
 	fi
+	# A mount namespace the test made (PB_NS, "mnt:[inode]"): no process may be left in it.
+	[[ -z ${PB_NS:-} ]] || pb_mntns_gone "${PB_NS}" || rc=1
 	cg=$(pb_left_cgroups)
 	if [[ -n ${cg} ]]; then
 		# shellcheck disable=SC2086 # one path per line, no blanks in them
@@ -165,8 +167,8 @@ pb_only_accounting_line() {
 # (CMD's status is the holder's) and then waits for a line on FIFO.end too, so that the
 # invocation outlives CMD.  --adopt: pb_adopt it at once.  --ns SETUP: the holder runs in a
 # mount namespace of its own (private propagation) and runs the bash code SETUP there
-# first (its stdout goes to the test's fd 3-less stdout; a failure fails the start); adopt
-# then runs in that namespace too (nsenter), so that the keeper does.
+# first, as root (a failure fails the start); PB_IN_NS then is the nsenter command that
+# runs a command in that namespace, which pb_adopt uses: the keeper lives there too.
 pb_start_holder() {
 	local end=0 adopt=0 setup=
 	while :; do
