@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -79,7 +80,9 @@ Result<Ids> process_ids(pid_t pid)
 
 Status send_reply(int fd, const std::string& msg)
 {
-	if (::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) < 0)
+	// Never blocks: a client that does not read its answers (its receive queue, or the
+	// keeper's send buffer, full) is dropped instead of stopping the keeper for every phase.
+	if (::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		return sys_error("send to the phasebox keeper's client");
 	return {};
 }
@@ -299,7 +302,7 @@ class Keeper {
 	{
 		Client& cl = clients_.at(fd);
 		char buf[max_message + 1];
-		char cbuf[CMSG_SPACE(sizeof(int))];
+		alignas(struct cmsghdr) char cbuf[CMSG_SPACE(4 * sizeof(int))];
 		struct iovec iov{buf, max_message};
 		struct msghdr m{};
 		m.msg_iov = &iov;
@@ -309,23 +312,37 @@ class Keeper {
 		ssize_t n = ::recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		UniqueFd passed;
+		// Every descriptor that came is taken, so that each is closed: one left open for
+		// every request that brought two would add up to the keeper's RLIMIT_NOFILE.
+		std::vector<UniqueFd> fds;
 		for (struct cmsghdr* h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-			    h->cmsg_len == CMSG_LEN(sizeof(int))) {
-				int got;
-				std::memcpy(&got, CMSG_DATA(h), sizeof got);
-				passed.reset(got);
-			}
-		if (n <= 0 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-			// Closed (the supervisor has exited or died), or a malformed message.
+			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+					int got;
+					std::memcpy(&got, CMSG_DATA(h) + i * sizeof got, sizeof got);
+					fds.emplace_back(got);
+				}
+		UniqueFd passed = fds.size() == 1 ? std::move(fds[0]) : UniqueFd();
+		if (n < 0 || (n == 0 && closed(fd))) {
+			// Closed: the supervisor has exited or died.
 			drop_leaf(cl);
 			clients_.erase(fd);
 			return;
 		}
 		std::string msg(buf, static_cast<size_t>(n));
 		std::string reply;
-		if (msg[0] == 'R' && cl.root) {
+		// A malformed message is refused whole, never parsed in part: what the kernel cut
+		// (MSG_TRUNC: the rest of a SOCK_SEQPACKET record is gone), more descriptors than
+		// the one a lease takes (those past the buffer the kernel closed: MSG_CTRUNC), an
+		// empty one (which recvmsg() tells from the end of the connection only by the
+		// hang-up).
+		if (m.msg_flags & MSG_TRUNC)
+			reply = error_reply({EMSGSIZE, "a request of more than " + std::to_string(max_message) + " bytes"});
+		else if ((m.msg_flags & MSG_CTRUNC) || fds.size() > 1)
+			reply = error_reply({EPROTO, "more than one file descriptor passed with a request"});
+		else if (msg.empty())
+			reply = error_reply({EPROTO, "an empty request"});
+		else if (msg[0] == 'R' && cl.root) {
 			auto r = wire::decode(msg.substr(1));
 			if (r) {
 				regs_[r.value().label] = r.value();
@@ -353,6 +370,14 @@ class Keeper {
 			drop_leaf(cl);
 			clients_.erase(fd);
 		}
+	}
+
+	// Whether the peer has closed its end (a zero-length read is also an empty message).
+	static bool closed(int fd)
+	{
+		struct pollfd p{fd, POLLIN | POLLRDHUP, 0};
+		int r = ::poll(&p, 1, 0);
+		return r < 0 || (r == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)));
 	}
 
 	Status in_main(pid_t pid, const char* who)
@@ -512,20 +537,32 @@ class Keeper {
 	std::map<std::string, Request> regs_; // package -> what root registered
 };
 
-// /run/phasebox, root's own: created 0755 when missing, refused when anyone else could
-// have put something there.
-Result<UniqueFd> open_run_dir()
+// /run/phasebox, root's own: created 0755 when missing by the keeper.  Whoever opens it (the
+// keeper to listen, root to register, a supervisor to ask, adopt to remove a stale socket)
+// refuses it when anyone but root could have put something there: a symbolic link in its
+// place (never followed), another owner, group or world write permission.
+Result<UniqueFd> open_run_dir(bool create)
 {
-	if (::mkdir(run_dir, 0755) != 0 && errno != EEXIST)
+	if (create && ::mkdir(run_dir, 0755) != 0 && errno != EEXIST)
 		return sys_error("mkdir " + quote(run_dir));
 	UniqueFd d(::open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-	if (!d.valid())
+	if (!d.valid()) {
+		struct stat lst{};
+		if (errno == ELOOP || (errno == ENOTDIR && ::lstat(run_dir, &lst) == 0 && S_ISLNK(lst.st_mode)))
+			return Error{ELOOP, quote(run_dir) + " is a symbolic link, not root's directory: refusing to follow it"};
 		return sys_error("open " + quote(run_dir));
+	}
 	struct stat st{};
 	if (::fstat(d.get(), &st) != 0)
 		return sys_error("stat " + quote(run_dir));
-	if (st.st_uid != 0 || (st.st_mode & 022))
-		return Error{EPERM, quote(run_dir) + " is not root's alone (owner or mode)"};
+	char mode[8];
+	std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+	if (st.st_uid != 0)
+		return Error{EPERM, quote(run_dir) + " belongs to uid " + std::to_string(st.st_uid) +
+					    ", not root: refusing to use it (remove it)"};
+	if (st.st_mode & 022)
+		return Error{EPERM, quote(run_dir) + " has mode " + mode +
+					    ", writable by others than root: refusing to use it (chmod 755 it)"};
 	return d;
 }
 
@@ -600,7 +637,7 @@ Result<UniqueFd> listen_on(int dirfd, const std::string& name)
 	Keeper k(h, c);
 	if (Status s = k.open_builds(); !s)
 		fail(s.error());
-	auto dir = open_run_dir();
+	auto dir = open_run_dir(true);
 	if (!dir)
 		fail(dir.error());
 	const std::string name = c.inv_name + ".sock";
@@ -622,9 +659,8 @@ std::string socket_path(const std::string& inv_name) { return std::string(run_di
 
 void remove_socket(const std::string& inv_name)
 {
-	UniqueFd d(::open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-	if (d.valid())
-		(void)::unlinkat(d.get(), (inv_name + ".sock").c_str(), 0);
+	if (auto d = open_run_dir(false))
+		(void)::unlinkat(d.value().get(), (inv_name + ".sock").c_str(), 0);
 }
 
 Status start(const Hierarchy& h, int emerge_pidfd, const Config& c)
@@ -668,6 +704,48 @@ Status start(const Hierarchy& h, int emerge_pidfd, const Config& c)
 }
 
 namespace {
+
+// The keeper of `inv_name`, and no one else: its socket is a socket of root's in root's
+// /run/phasebox (connected through the directory's fd, so that nothing is swapped in
+// between), and the process listening on it is root's (SO_PEERCRED of a connected
+// socket: the listener's credentials).  A socket another user planted is never spoken to:
+// root would hand it the package's limits, a supervisor its child.
+Result<UniqueFd> connect_keeper(const std::string& inv_name)
+{
+	const std::string path = socket_path(inv_name);
+	const std::string name = inv_name + ".sock";
+	auto dir = open_run_dir(false);
+	if (!dir)
+		return Error{dir.error().err, "connect to the phasebox keeper at " + quote(path) + ": " + dir.error().what};
+	struct stat st{};
+	if (::fstatat(dir.value().get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return sys_error("connect to the phasebox keeper at " + quote(path));
+	if (!S_ISSOCK(st.st_mode))
+		return Error{EPERM, "connect to the phasebox keeper at " + quote(path) + ": not a socket"};
+	if (st.st_uid != 0)
+		return Error{EPERM, "connect to the phasebox keeper at " + quote(path) + ": the socket belongs to uid " +
+					    std::to_string(st.st_uid) + ", not root: refusing to talk to it"};
+	UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	if (!s.valid())
+		return sys_error("socket");
+	struct sockaddr_un a{};
+	a.sun_family = AF_UNIX;
+	const std::string p = "/proc/self/fd/" + std::to_string(dir.value().get()) + "/" + name;
+	if (p.size() >= sizeof a.sun_path)
+		return Error{ENAMETOOLONG, "socket path " + quote(p)};
+	std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
+	if (::connect(s.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
+		return sys_error("connect to the phasebox keeper at " + quote(path));
+	struct ucred cred{};
+	socklen_t len = sizeof cred;
+	if (::getsockopt(s.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return sys_error("connect to the phasebox keeper at " + quote(path) + ": SO_PEERCRED");
+	if (cred.uid != 0)
+		return Error{EPERM, "connect to the phasebox keeper at " + quote(path) + ": it is served by uid " +
+					    std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) +
+					    "), not root: refusing to talk to it"};
+	return s;
+}
 
 Result<std::string> exchange(int fd, const std::string& msg, int pass_fd)
 {
@@ -713,16 +791,10 @@ Result<std::string> exchange(int fd, const std::string& msg, int pass_fd)
 
 Status register_package(const std::string& inv_name, const Request& req)
 {
-	UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-	if (!sock.valid())
-		return sys_error("socket");
-	const std::string path = socket_path(inv_name);
-	struct sockaddr_un a{};
-	a.sun_family = AF_UNIX;
-	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
-	if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
-		return sys_error("connect to the phasebox keeper at " + quote(path));
-	auto r = exchange(sock.get(), "R" + wire::encode(req), -1);
+	auto sock = connect_keeper(inv_name);
+	if (!sock)
+		return sock.error();
+	auto r = exchange(sock.value().get(), "R" + wire::encode(req), -1);
 	if (!r)
 		return r.error();
 	return {};
@@ -731,15 +803,10 @@ Status register_package(const std::string& inv_name, const Request& req)
 Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd, const Request& req)
 {
 	Lease l;
-	l.sock.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-	if (!l.sock.valid())
-		return sys_error("socket");
-	const std::string path = socket_path(inv_name);
-	struct sockaddr_un a{};
-	a.sun_family = AF_UNIX;
-	std::memcpy(a.sun_path, path.c_str(), std::min(path.size() + 1, sizeof a.sun_path - 1));
-	if (::connect(l.sock.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0)
-		return sys_error("connect to the phasebox keeper at " + quote(path));
+	auto sock = connect_keeper(inv_name);
+	if (!sock)
+		return sock.error();
+	l.sock = std::move(sock.value());
 	auto r = exchange(l.sock.get(), "L" + wire::encode(req), child_pidfd);
 	if (!r)
 		return r.error();

@@ -27,33 +27,7 @@ own_cgroup2() {
 	sed -n 's/^0:://p' /proc/self/cgroup
 }
 
-# A holder: a bash that waits for a line on the fifo $1, then execs the rest.  Its pid
-# is what `adopt` gets, as emerge's would be.
-start_holder() {
-	local go=$1
-	shift
-	mkfifo "${go}"
-	bash -c 'read -r _ <"$0"; exec "$@"' "${go}" "$@" 3>&- &
-	HOLDER=$!
-	echo "${HOLDER}" >>"${SCRATCH}/invs"
-}
-
-# Let the holder go on, and wait for it; its status in HOLDER_RC.
-release_holder() {
-	local fd
-	exec {fd}<>"$1"
-	echo go >&"${fd}"
-	exec {fd}<&-
-	HOLDER_RC=0
-	wait "${HOLDER}" || HOLDER_RC=$?
-}
-
-# Remove /phasebox/inv-$1 of both hierarchies (the test's own clean-up; adopt leaves the
-# last invocation for the next one to reap).
-drop_inv() {
-	pb_remove_cgroups "${CG2}/phasebox/inv-$1" "${FRZ}/phasebox/inv-$1"
-	rm -f "/run/phasebox/inv-$1.sock"
-}
+# The holder standing in for emerge: pb_start_holder (helpers/phasebox.bash).
 
 @test "the program runs in /phasebox/leaves/<pkg>:<phase>.pb<pid>; the leaf is gone afterwards" {
 	run -0 "${CG[@]}" --phase src_compile -- "${P}" cgroup
@@ -257,12 +231,12 @@ in_private_mounts() {
 }
 
 delegated_run() { # $@: extra setpriv options
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" "$@" "${CG[@]}" --phase src_compile -- \
+	pb_start_holder "${SCRATCH}/go" "${NOBODY[@]}" "$@" "${CG[@]}" --phase src_compile -- \
 		bash -c '"$0" cgroup && "$0" caps && "$0" ids' "${P}" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
+	pb_adopt
 	# the holder itself is in its invocation's main cgroup
 	grep -qx "0::/phasebox/inv-${HOLDER}/main" "/proc/${HOLDER}/cgroup"
-	release_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	cat "${SCRATCH}/err" >&2
 	[[ ${HOLDER_RC} -eq 0 ]]
 	output=$(<"${SCRATCH}/out")
@@ -273,7 +247,7 @@ delegated_run() { # $@: extra setpriv options
 		[[ ${output} == *"${c}=0000000000000000"* ]]
 	done
 	[[ ! -e ${CG2}/phasebox/inv-${HOLDER}/builds/cat:${MARK}:src_compile.pb${HOLDER} ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "delegation: after adopt, nobody's phase runs in a leaf below inv-<pid>/builds with no capabilities" {
@@ -302,12 +276,12 @@ escape_attempt() {
 		echo $$ 2>&1 >"$0/cgroup.procs"; echo "root=$?"; "$1" cgroup'
 	local -a as=()
 	(( $1 )) && as=( "${NOBODY[@]}" --no-new-privs )
-	start_holder "${SCRATCH}/go" "${as[@]}" "${CG[@]}" --phase src_compile -- \
+	pb_start_holder "${SCRATCH}/go" "${as[@]}" "${CG[@]}" --phase src_compile -- \
 		bash -c "${script}" "${CG2}" "${P}" >"${SCRATCH}/out" 2>"${SCRATCH}/err"
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
-	release_holder "${SCRATCH}/go"
+	pb_adopt
+	pb_run_holder "${SCRATCH}/go"
 	output=$(<"${SCRATCH}/out")
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "security: a delegated build cannot move itself into inv-<pid>/main nor the cgroup2 root" {
@@ -325,28 +299,28 @@ escape_attempt() {
 
 @test "after the holder exits, the next adopt removes its invocation" {
 	local first
-	start_holder "${SCRATCH}/go1" true
+	pb_start_holder "${SCRATCH}/go1" true
 	first=${HOLDER}
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${first}"
+	pb_adopt
 	[[ -d ${CG2}/phasebox/inv-${first}/builds ]]
 	[[ -S /run/phasebox/inv-${first}.sock ]] # its keeper (keeper.bats)
 	# twin: while its holder lives, another adopt keeps it
-	start_holder "${SCRATCH}/go2" true
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
+	pb_start_holder "${SCRATCH}/go2" true
+	pb_adopt
 	[[ -d ${CG2}/phasebox/inv-${first} ]]
 	local second=${HOLDER}
 	HOLDER=${first}
-	release_holder "${SCRATCH}/go1"
+	pb_run_holder "${SCRATCH}/go1"
 	[[ -d ${CG2}/phasebox/inv-${first} ]]
 	# a third adopt reaps it
-	start_holder "${SCRATCH}/go3" true
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
+	pb_start_holder "${SCRATCH}/go3" true
+	pb_adopt
 	[[ ! -e ${CG2}/phasebox/inv-${first} ]]
 	[[ -d ${CG2}/phasebox/inv-${second} ]]
-	release_holder "${SCRATCH}/go3"
+	pb_run_holder "${SCRATCH}/go3"
 	local third=${HOLDER}
 	HOLDER=${second}
-	release_holder "${SCRATCH}/go2"
-	drop_inv "${second}"
-	drop_inv "${third}"
+	pb_run_holder "${SCRATCH}/go2"
+	pb_drop_inv "${second}"
+	pb_drop_inv "${third}"
 }

@@ -23,54 +23,20 @@ teardown() {
 	pb_teardown
 }
 
-# The holder: a root bash that waits for a line on the fifo $1, runs the rest (its status
-# is the holder's), then waits for a line on the fifo $1.end.  Its pid (HOLDER) is what adopt gets, as emerge's would be.
-start_holder() {
-	local go=$1
-	shift
-	mkfifo "${go}" "${go}.end"
-	# The end fifo is opened at once, read-write, so that a line written to it before the
-	# holder reads is kept.
-	bash -c 'exec 9<>"$0.end"; read -r _ <"$0"; "$@" 9<&-; rc=$?; read -r _ <&9; exit "${rc}"' "${go}" "$@" 3>&- &
-	HOLDER=$!
-	echo "${HOLDER}" >>"${SCRATCH}/invs"
-}
-
+# The holder (pb_start_holder, helpers/phasebox.bash) is started with --end: it runs its
+# command, then waits for a line on go.end, so that the invocation outlives the command.
 # Adopt the holder, and put a root process with the marker into its main cgroup beside it.
 adopt_holder() {
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
-	INV=${CG2}/phasebox/inv-${HOLDER}
-	SOCK=/run/phasebox/inv-${HOLDER}.sock
+	pb_adopt
 	[[ -S ${SOCK} ]]
 	bash -c 'exec -a "$0" sleep 3600' "${MARK}-victim" 3>&- &
 	VICTIM=$!
 	echo "${VICTIM}" >"${INV}/main/cgroup.procs"
 }
 
-go() {
-	local fd
-	exec {fd}<>"$1"
-	echo go >&"${fd}"
-	exec {fd}<&-
-}
-
-# Let the holder run its command; then let it end, and wait for it.
-run_holder() {
-	go "${SCRATCH}/go"
-	go "${SCRATCH}/go.end"
-	HOLDER_RC=0
-	wait "${HOLDER}" || HOLDER_RC=$?
-}
-
 # The keeper's pid: the one process of inv-<holder>/keeper.
 keeper_pid() {
 	cat "${INV}/keeper/cgroup.procs"
-}
-
-# Remove the invocation (its keeper is killed with it), and the socket its keeper left.
-drop_inv() {
-	pb_remove_cgroups "${CG2}/phasebox/inv-$1"
-	rm -f "/run/phasebox/inv-$1.sock"
 }
 
 in_main() { # <pid>
@@ -80,7 +46,7 @@ in_main() { # <pid>
 # --- the build user's phase -----------------------------------------------------------
 
 @test "adopt on v2: builds/ and the invocation stay root's; the keeper listens, alone in inv/keeper" {
-	start_holder "${SCRATCH}/go" true
+	pb_start_holder --end "${SCRATCH}/go" true
 	adopt_holder
 	[[ $(stat -c '%u %a' "${INV}" "${INV}/cgroup.procs" "${INV}/builds" "${INV}/builds/cgroup.procs") == \
 		$'0 755\n0 644\n0 755\n0 644' ]]
@@ -94,27 +60,27 @@ in_main() { # <pid>
 	# Its own session, not emerge's process group: ^C on emerge's terminal misses it.
 	[[ $(ps -o sid= -p "${k}") -ne $(ps -o sid= -p "${HOLDER}") ]]
 	[[ $(ps -o pgid= -p "${k}") -ne $(ps -o pgid= -p "${HOLDER}") ]]
-	run_holder
+	pb_run_holder "${SCRATCH}/go"
 	# emerge has ended: the keeper removes its socket and exits.
 	pb_wait_gone "${k}"
 	[[ ! -e ${SOCK} ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "negative twin: adopt with a root build user (--user root) starts no keeper" {
-	start_holder "${SCRATCH}/go" true
+	pb_start_holder --end "${SCRATCH}/go" true
 	run -0 "${B}/phasebox-cgroup" adopt --user root --log "${SCRATCH}/log/accounting.jsonl" "${HOLDER}"
 	[[ ! -e /run/phasebox/inv-${HOLDER}.sock ]]
 	[[ ! -e ${CG2}/phasebox/inv-${HOLDER}/keeper ]]
-	run_holder
-	drop_inv "${HOLDER}"
+	pb_run_holder "${SCRATCH}/go"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "nobody's phase (no_new_privs) runs in a leaf the keeper made; its daemons die, the leaf goes, the report names them" {
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
 		bash -c '"$0" cgroup && "$0" caps && "$0" daemonize "$1" "$2"' "${P}" "${MARK}" "${SCRATCH}/w/ready"
 	adopt_holder
-	run_holder
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/ready"
 	local daemons
@@ -124,19 +90,19 @@ in_main() { # <pid>
 	pb_wait_gone ${daemons}
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
 	in_main "${VICTIM}"
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "a nested phasebox-cgroup inside the keeper's leaf nests below it (the leaf is delegated)" {
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
 		bash -c '"$0" --package "cat/$1" --phase inner -- "$2" cgroup >"$3"' "${B}/phasebox-cgroup" "${MARK}" "${P}" "${SCRATCH}/w/out"
 	adopt_holder
-	run_holder
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/out"
 	[[ ${output} =~ cgroup2=/phasebox/inv-${HOLDER}/builds/cat:${MARK}:src_compile\.pb[0-9]+/cat:${MARK}:inner\.pb[0-9]+$ ]]
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 # --- security ---------------------------------------------------------------------------
@@ -150,16 +116,16 @@ mkdir "$0$leaf/sub" && { echo "$v" 2>/dev/null >"$0$leaf/sub/cgroup.procs"; echo
 echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 
 @test "security: a build cannot move a root process of its emerge's main into its leaf, a cgroup of its own, or builds/" {
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
 		bash -c 'exec >"$2"; '"${MOVE_SH}" "${CG2}" "${SCRATCH}/w/victim" "${SCRATCH}/w/out"
 	adopt_holder
 	echo "${VICTIM}" >"${SCRATCH}/w/victim"
-	run_holder
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	[[ $(<"${SCRATCH}/w/out") == $'leaf=1\nsub=1\nbuilds=1' ]]
 	in_main "${VICTIM}"
 	pb_alive "${VICTIM}"
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 # The kernel rule the layout guards against: with cgroup.procs of the common ancestor
@@ -183,11 +149,11 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 
 # The keeper's own checks, through a hand-made client in main (as nobody).
 @test "security: the keeper refuses a pidfd of a process that is not the caller's child, and grants the caller's own child" {
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs \
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs \
 		bash -c '{ "$@" other "$(cat "$0")"; "$@" child; } >"$0.out"' "${SCRATCH}/w/victim" "${CLIENT[@]}" auto
 	adopt_holder
 	echo "${VICTIM}" >"${SCRATCH}/w/victim"
-	run_holder
+	pb_run_holder "${SCRATCH}/go"
 	run -0 cat "${SCRATCH}/w/victim.out"
 	[[ ${lines[0]} == "E1:process ${VICTIM} is not the supervisor's child" ]]
 	[[ ${lines[1]} =~ ^Ocat:keeper-test:src_compile\.pb[0-9]+$ ]]
@@ -195,11 +161,11 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	[[ ${lines[3]} == O\{*'"writer":"phasebox-keeper"'* ]] # released: the record comes back
 	in_main "${VICTIM}"
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "security: the keeper refuses a caller outside main, root asking for a lease, and a caller of another uid" {
-	start_holder "${SCRATCH}/go" true
+	pb_start_holder --end "${SCRATCH}/go" true
 	adopt_holder
 	local child
 	# nobody, but not in the invocation
@@ -214,16 +180,16 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 		"${CLIENT[@]}" "${SOCK}" other "${VICTIM}" >"${SCRATCH}/out"
 	[[ $(<"${SCRATCH}/out") == "E1:uid 65533 is not the build user this invocation was delegated to (uid 65534)" ]]
 	in_main "${VICTIM}"
-	run_holder
-	drop_inv "${HOLDER}"
+	pb_run_holder "${SCRATCH}/go"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "supervisor killed by SIGKILL: the keeper kills what its phase left and removes the leaf, while emerge goes on" {
 	mkfifo -m 666 "${SCRATCH}/w/ready"
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
 		bash -c '"$0" daemonize "$1" "$2.daemons" >/dev/null && exec "$0" wait-forever "$2"' "${P}" "${MARK}" "${SCRATCH}/w/ready"
 	adopt_holder
-	go "${SCRATCH}/go"
+	pb_go "${SCRATCH}/go"
 	local daemons sup line
 	line=$(pb_await "${SCRATCH}/w/ready") # the wait-forever probe: the phase's first process
 	daemons=$(pb_daemons "$(<"${SCRATCH}/w/ready.daemons")")
@@ -240,7 +206,7 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	[[ ${output} == E* ]]
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
 	in_main "${VICTIM}"
-	go "${SCRATCH}/go.end"
+	pb_go "${SCRATCH}/go.end"
 	wait "${HOLDER}" || true
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }

@@ -269,33 +269,7 @@ need_v1() {
 }
 
 # --- the build user's phases: the keeper applies the limits -----------------------------
-
-# A holder standing in for emerge (see keeper.bats): a root bash, adopted; it waits for a
-# line on the fifo $1, runs the rest, and exits with its status.
-start_holder() {
-	local go=$1
-	shift
-	mkfifo "${go}"
-	bash -c 'read -r _ <"$0"; "$@"' "${go}" "$@" 3>&- &
-	HOLDER=$!
-	echo "${HOLDER}" >>"${SCRATCH}/invs"
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${LOG}" "${HOLDER}"
-	INV=${CG2}/phasebox/inv-${HOLDER}
-}
-
-run_holder() {
-	local fd
-	exec {fd}<>"$1"
-	echo go >&"${fd}"
-	exec {fd}<&-
-	HOLDER_RC=0
-	wait "${HOLDER}" || HOLDER_RC=$?
-}
-
-drop_inv() {
-	pb_remove_cgroups "${CG2}/phasebox/inv-$1"
-	rm -f "/run/phasebox/inv-$1.sock"
-}
+# The holder standing in for emerge: pb_start_holder --adopt (helpers/phasebox.bash).
 
 # Root, in the invocation's main (as pkg_setup is): register the package's limits.
 register() {
@@ -305,45 +279,45 @@ register() {
 
 @test "keeper: a limit root registered (pkg_setup) holds for nobody's phase that asks for none; the keeper writes the record" {
 	[[ -n ${CG2} ]] || skip "no cgroup2: the keeper is for cgroup v2"
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" -- \
+	pb_start_holder --adopt "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" -- \
 		bash -c '"$0" alloc 256 >"$1" 2>&1; echo "rc=$?" >>"$1"' "${P}" "${SCRATCH}/w/out"
 	register --memory-max 64M
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	[[ $(<"${SCRATCH}/w/out") == *rc=137* ]]
 	[[ $(last writer) == '"phasebox-keeper"' && $(last uid) == 65534 ]]
 	[[ $(last limits.memory_max) == '"64M"' ]]
 	[[ $(last oom_kills) -ge 1 ]]
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "negative twin: with nothing registered and nothing asked, nobody's phase allocates freely; what it asks for is applied" {
 	[[ -n ${CG2} ]] || skip "no cgroup2: the keeper is for cgroup v2"
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs bash -c '
+	pb_start_holder --adopt "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs bash -c '
 		"$0" --package "cat/$3-1" --phase src_compile --log "$4" -- "$1" alloc 256 >"$2" 2>&1; echo "free=$?" >>"$2"
 		"$0" --package "cat/$3-1" --phase src_compile --log "$4" --memory-max 64M -- "$1" alloc 256 >>"$2" 2>&1; echo "asked=$?" >>"$2"' \
 		"${B}/phasebox-cgroup" "${P}" "${SCRATCH}/w/out" "${MARK}" "${LOG}"
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/out"
 	[[ ${output} == *touched=256*free=0* ]]
 	[[ ${output} == *"hit PHASEBOX_MEMORY_MAX=64M"*asked=137* ]]
 	[[ $(grep -c '"writer":"phasebox-keeper"' "${LOG}") -eq 2 ]]
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }
 
 @test "keeper: the record cannot be written by the build user; register is refused to it" {
 	[[ -n ${CG2} ]] || skip "no cgroup2: the keeper is for cgroup v2"
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs bash -c '
+	pb_start_holder --adopt "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs bash -c '
 		echo "{}" 2>/dev/null >>"$0"; echo "append=$?" >"$1"
 		"$2" register --package cat/x-1 --memory-max 1G >>"$1" 2>&1; echo "register=$?" >>"$1"
 		"$3" "$4" auto register "cat/$5-1" memory_max=1T >>"$1"' \
 		"${LOG}" "${SCRATCH}/w/out" "${B}/phasebox-cgroup" "${CLIENT[@]}" "${MARK}"
 	mkdir -p "${LOG%/*}"
 	: >"${LOG}"
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	run -0 cat "${SCRATCH}/w/out"
 	[[ ${output} == *append=1* ]]
 	[[ ${output} == *"register must run as root"*register=111* ]]
@@ -353,5 +327,5 @@ register() {
 	# twin: root can append (the file is writable at all)
 	echo "{}" >>"${LOG}"
 	[[ -s ${LOG} ]]
-	drop_inv "${HOLDER}"
+	pb_drop_inv "${HOLDER}"
 }

@@ -16,41 +16,16 @@ setup() {
 }
 
 teardown() {
-	[[ -z ${HOLDER} ]] || drop_inv "${HOLDER}"
+	[[ -z ${HOLDER} ]] || pb_drop_inv "${HOLDER}"
 	pb_teardown
-}
-
-# A root bash standing in for emerge, adopted with nobody as the build user: it waits for a
-# line on the fifo $1, then runs the rest.
-start_holder() {
-	local go=$1
-	shift
-	mkfifo "${go}"
-	bash -c 'read -r _ <"$0"; "$@"' "${go}" "$@" 3>&- &
-	HOLDER=$!
-	echo "${HOLDER}" >>"${SCRATCH}/invs"
-	run -0 "${B}/phasebox-cgroup" adopt --user nobody --log "${LOG}" "${HOLDER}"
-	INV=${CG2}/phasebox/inv-${HOLDER}
-}
-
-run_holder() {
-	local fd
-	exec {fd}<>"$1"
-	echo go >&"${fd}"
-	exec {fd}<&-
-	HOLDER_RC=0
-	wait "${HOLDER}" || HOLDER_RC=$?
-}
-
-drop_inv() {
-	pb_remove_cgroups "${CG2}/phasebox/inv-$1"
-	rm -f "/run/phasebox/inv-$1.sock"
 }
 
 # Field $1 of the last record in the log.
 last() {
 	"${PY}" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "${LOG}" "$1"
 }
+
+# The holder standing in for emerge: pb_start_holder --adopt (helpers/phasebox.bash).
 
 need_cg2() {
 	[[ -n ${CG2} ]] || skip "no cgroup2 mounted: the keeper is for cgroup v2 only"
@@ -69,9 +44,9 @@ mkdir "$leaf/sub-$1" && rmdir "$leaf/sub-$1"; echo "below $?"'
 
 @test "security: a build in its leaf can make cgroups below its leaf only, and no symlink in cgroupfs" {
 	need_cg2
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
+	pb_start_holder --adopt "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
 		bash -c 'exec >"$2"; '"${ELSEWHERE_SH}" "${CG2}" "${MARK}" "${SCRATCH}/w/out"
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/out"
 	[[ ${#lines[@]} -eq 9 ]]
@@ -88,11 +63,11 @@ mkdir "$leaf/sub-$1" && rmdir "$leaf/sub-$1"; echo "below $?"'
 
 @test "negative twin: root makes the same cgroups (the places exist and take a mkdir)" {
 	need_cg2
-	start_holder "${SCRATCH}/go" "${CG[@]}" --phase src_install -- \
+	pb_start_holder --adopt "${SCRATCH}/go" "${CG[@]}" --phase src_install -- \
 		bash -c 'exec >"$2"; '"${ELSEWHERE_SH}"'
 		for d in "${leaf%/*}" "$inv" "$inv/main" "$inv/keeper" "$0/phasebox" "$0" "$0/phasebox/leaves"; do rmdir "$d/x-$1"; done' \
 		"${CG2}" "${MARK}" "${SCRATCH}/w/out"
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/out"
 	local i
@@ -120,10 +95,10 @@ HOSTILE_PHASE=$'../../y\n/z'
 
 @test "security: the same names from nobody in main make one plain leaf name below builds/ (keeper)" {
 	need_cg2
-	start_holder "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${B}/phasebox-cgroup" \
+	pb_start_holder --adopt "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${B}/phasebox-cgroup" \
 		--package "${HOSTILE_PKG/MARK/${MARK}}" --phase "${HOSTILE_PHASE}" --log "${LOG}" -- \
 		bash -c '"$0" cgroup >"$1"' "${P}" "${SCRATCH}/w/out"
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	[[ $(<"${SCRATCH}/w/out") =~ cgroup2=/phasebox/inv-${HOLDER}/builds/([^/]+)$ ]]
 	local name=${BASH_REMATCH[1]}
@@ -168,7 +143,7 @@ sys.stdin.read()  # hold them all until the holder says it is done
 @test "security: a build in its leaf cannot exhaust the keeper: its connections are refused, the next phase gets its leaf" {
 	need_cg2
 	mkfifo -m 666 "${SCRATCH}/w/hog.ready" "${SCRATCH}/w/hog.end"
-	start_holder "${SCRATCH}/go" bash -c '
+	pb_start_holder --adopt "${SCRATCH}/go" bash -c '
 		"${@:6}" "$0" --package "cat/$1-1" --phase src_unpack --log "$2" -- \
 			"$3" -c "$4" "/run/phasebox/inv-$$.sock" "$5/hog.ready" 600 listen "$1" <"$5/hog.end" &
 		hog=$!
@@ -177,7 +152,7 @@ sys.stdin.read()  # hold them all until the holder says it is done
 		"${@:6}" "$0" --package "cat/$1-1" --phase src_compile --log "$2" -- true 2>>"$5/out"; echo "second=$?" >>"$5/out"
 		exec 8>&-; wait "$hog"' \
 		"${B}/phasebox-cgroup" "${MARK}" "${LOG}" "${PY}" "${HOG_PY}" "${SCRATCH}/w" "${NOBODY[@]}" --no-new-privs
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/out"
 	[[ ${lines[0]} == "E1:the supervisor is in '/phasebox/inv-${HOLDER}/builds/cat:${MARK}-1:src_unpack.pb"*"', not in '/phasebox/inv-${HOLDER}/main'" ]]
@@ -189,14 +164,14 @@ sys.stdin.read()  # hold them all until the holder says it is done
 @test "negative twin: connections from main are kept as clients (a bad request is refused by the protocol, not at accept)" {
 	need_cg2
 	mkfifo -m 666 "${SCRATCH}/w/hog.ready" "${SCRATCH}/w/hog.end"
-	start_holder "${SCRATCH}/go" bash -c '
+	pb_start_holder --adopt "${SCRATCH}/go" bash -c '
 		"${@:4}" "$0" -c "$1" "/run/phasebox/inv-$$.sock" "$2/hog.ready" 5 ping "$3" <"$2/hog.end" &
 		hog=$!
 		exec 8>"$2/hog.end"
 		exec 7<>"$2/hog.ready"; read -r -t 60 -u 7 line; echo "${line:-nothing from the hog}" >"$2/out"
 		exec 8>&-; wait "$hog"' \
 		"${PY}" "${HOG_PY}" "${SCRATCH}/w" "${MARK}" "${NOBODY[@]}" --no-new-privs
-	run_holder "${SCRATCH}/go"
+	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	[[ $(<"${SCRATCH}/w/out") == "E71:unexpected request" ]]
 }

@@ -34,6 +34,18 @@ def ask(sock, msg, fd=None):
     return answer
 
 
+def held_child():
+    """A child of this process, held until the write end returned is closed: (pid, w)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    return pid, w
+
+
 def main():
     path, mode = sys.argv[1], sys.argv[2]
     if path == "auto":
@@ -49,13 +61,7 @@ def main():
     if mode == "other":
         ask(sock, "Lcat/keeper-test:src_compile", os.pidfd_open(int(sys.argv[3])))
     elif mode == "child":
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(w)
-            os.read(r, 1)
-            os._exit(0)
-        os.close(r)
+        pid, w = held_child()
         if ask(sock, "Lcat/keeper-test:src_compile", os.pidfd_open(pid)).startswith("O"):
             with open("/proc/%d/cgroup" % pid) as f:
                 print("child " + [l for l in f if l.startswith("0::")][0].strip(), flush=True)

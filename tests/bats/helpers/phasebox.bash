@@ -1,4 +1,4 @@
-# Shared by contract.bats, cgroup.bats, reap.bats and bashrc.bats: a unique marker per
+# Shared by the bats files: a unique marker per
 # test, a scratch directory, the cgroup mounts, synchronisation helpers that never sleep,
 # and the leak check that teardown runs after every test.
 # shellcheck shell=bash
@@ -71,6 +71,8 @@ pb_teardown() {
 		echo "leaked processes: ${left}" >&2
 		rc=1
 	fi
+	# A mount namespace the test made (PB_NS, "mnt:[inode]"): no process may be left in it.
+	[[ -z ${PB_NS:-} ]] || pb_mntns_gone "${PB_NS}" || rc=1
 	cg=$(pb_left_cgroups)
 	if [[ -n ${cg} ]]; then
 		# shellcheck disable=SC2086 # one path per line, no blanks in them
@@ -153,4 +155,102 @@ pb_dead() {
 pb_only_accounting_line() {
 	[[ ${stderr} =~ ^\ ?\*\ phasebox:\ src_${1}\ of\ app-misc/${MARK}-1:\ [^$'\n']*$ ]] ||
 		{ echo "stderr: ${stderr}" >&2; return 1; }
+}
+
+# --- the holder: a root bash standing in for emerge ----------------------------------------
+# Its pid (HOLDER, listed in ${SCRATCH}/invs for the leak check) is what `adopt` gets, as
+# emerge's would be.
+#
+#   pb_start_holder [--end] [--adopt] [--ns SETUP] FIFO CMD...
+#
+# The holder waits for a line on the fifo FIFO, then execs CMD.  --end: it runs CMD instead
+# (CMD's status is the holder's) and then waits for a line on FIFO.end too, so that the
+# invocation outlives CMD.  --adopt: pb_adopt it at once.  --ns SETUP: the holder runs in a
+# mount namespace of its own (private propagation) and runs the bash code SETUP there
+# first, as root (a failure fails the start); PB_IN_NS then is the nsenter command that
+# runs a command in that namespace, which pb_adopt uses: the keeper lives there too.
+pb_start_holder() {
+	local end=0 adopt=0 setup=
+	while :; do
+		case $1 in
+		--end) end=1 ;;
+		--adopt) adopt=1 ;;
+		--ns) setup=$2; shift ;;
+		*) break ;;
+		esac
+		shift
+	done
+	local go=$1 body='read -r _ <"$0"; exec "$@"'
+	shift
+	mkfifo "${go}"
+	if (( end )); then
+		# The end fifo is opened at once, read-write, so that a line written to it before
+		# the holder reads is kept.
+		mkfifo "${go}.end"
+		body='exec 9<>"$0.end"; read -r _ <"$0"; "$@" 9<&-; rc=$?; read -r _ <&9; exit "${rc}"'
+	fi
+	PB_IN_NS=()
+	if [[ -n ${setup} ]]; then
+		mkfifo "${go}.ready"
+		body="{ ${setup}
+} && echo ready >\"\$0.ready\" || { echo \"setup failed: \$?\" >\"\$0.ready\"; exit 1; }; ${body}"
+		unshare -m --propagation private bash -c "${body}" "${go}" "$@" 3>&- &
+	else
+		bash -c "${body}" "${go}" "$@" 3>&- &
+	fi
+	HOLDER=$!
+	echo "${HOLDER}" >>"${SCRATCH}/invs"
+	if [[ -n ${setup} ]]; then
+		[[ $(pb_await "${go}.ready") == ready ]] || return 1
+		PB_IN_NS=( nsenter -t "${HOLDER}" -m -- )
+	fi
+	(( adopt )) || return 0
+	pb_adopt
+}
+
+# Adopt the holder (the build user nobody unless --user is given): INV its invocation on
+# cgroup2 (the v1 freezer where no cgroup2 is mounted), SOCK its keeper's socket.
+pb_adopt() {
+	run -0 "${PB_IN_NS[@]}" "${B}/phasebox-cgroup" adopt --user nobody \
+		--log "${LOG:-${SCRATCH}/log/accounting.jsonl}" "$@" "${HOLDER}"
+	INV=${CG2:-${FRZ}}/phasebox/inv-${HOLDER}
+	SOCK=/run/phasebox/inv-${HOLDER}.sock
+}
+
+# Write a line to the fifo $1 (opened read-write: never blocks).
+pb_go() {
+	local fd
+	exec {fd}<>"$1"
+	echo go >&"${fd}"
+	exec {fd}<&-
+}
+
+# Let the holder of fifo $1 run its command, and end (FIFO.end, with --end), and wait for
+# it; its status in HOLDER_RC.
+pb_run_holder() {
+	pb_go "$1"
+	[[ ! -p $1.end ]] || pb_go "$1.end"
+	HOLDER_RC=0
+	wait "${HOLDER}" || HOLDER_RC=$?
+}
+
+# Remove invocation inv-$1 of both hierarchies (a keeper in it is killed with it), and the
+# socket its keeper left (the test's own clean-up; adopt leaves the last invocation for the
+# next one to reap).
+pb_drop_inv() {
+	local root
+	for root in "${CG2}" "${FRZ}"; do
+		[[ -z ${root} ]] || pb_remove_cgroups "${root}/phasebox/inv-$1"
+	done
+	rm -f "/run/phasebox/inv-$1.sock"
+}
+
+# Succeeds when no process is left in the mount namespace $1 (as readlink
+# /proc/PID/ns/mnt says it: "mnt:[inode]"), so that the namespace and its mounts are gone.
+pb_mntns_gone() {
+	local d left=
+	for d in /proc/[0-9]*; do
+		[[ $(readlink "${d}/ns/mnt" 2>/dev/null) == "$1" ]] && left+=" ${d#/proc/}"
+	done
+	[[ -z ${left} ]] || { echo "processes left in $1:${left}" >&2; return 1; }
 }
