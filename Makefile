@@ -168,7 +168,7 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 # Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
 DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev nlohmann-json3-dev bats \
 	util-linux procps psmisc iproute2 shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
-	hyperfine bubblewrap clang distcc distcc-pump
+	hyperfine bubblewrap clang clang-tidy distcc distcc-pump
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
