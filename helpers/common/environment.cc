@@ -1,9 +1,7 @@
 #include "environment.hh"
 
 #include <cstdlib>
-#include <unistd.h>
-
-extern char** environ;
+#include <unistd.h> // environ (_GNU_SOURCE)
 
 namespace phasebox {
 

@@ -12,8 +12,11 @@
 #   PB_STALE    export a stale PHASEBOX_REEXEC=compile first (as ${T}/environment would)
 #   PB_USERFN   define the user's own pre_src_compile first
 
+# shellcheck disable=SC2317 # called by the snippet this script sources
 die() { echo "DIE: $*" >&2; exit 1; }
+# shellcheck disable=SC2317 # called by the snippet this script sources
 ewarn() { echo "WARN: $*" >&2; }
+# shellcheck disable=SC2317 # called by the snippet this script sources
 eerror() { echo "ERROR: $*" >&2; }
 export EBUILD_PHASE EBUILD_PHASE_FUNC CATEGORY PF FEATURES PORTAGE_PROPERTIES PORTAGE_RESTRICT
 
@@ -24,6 +27,7 @@ unset pb_env
 
 __ebuild_main() {
 	if [[ -n ${PB_USERFN} ]]; then
+		# shellcheck disable=SC2317 # the snippet's hooks call it
 		pre_src_compile() { echo "the user's own pre_src_compile"; }
 		declare -f pre_src_compile >"${PB_OUT}/userfn.before.$$"
 	fi
