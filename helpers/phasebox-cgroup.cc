@@ -747,6 +747,7 @@ std::optional<int> parse_adopt(const cli::Split& args, AdoptOptions& o)
 
 } // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): only CLI11's construction errors (see cli.hh)
 int main(int argc, char** argv)
 {
 	report::init(prog);

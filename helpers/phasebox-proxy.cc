@@ -62,7 +62,7 @@ namespace
 
 const char* const prog = "phasebox-proxy";
 constexpr size_t max_conns = 128;
-constexpr size_t buf_size = 32 * 1024;
+constexpr size_t buf_size = size_t{32} * 1024;
 constexpr size_t max_logged = 64;
 
 struct Options {
@@ -498,7 +498,7 @@ struct Server {
 		c.upstream_ev = ~0u;
 		while (c.next < c.candidates.size()) {
 			const Addr& a = c.candidates[c.next++];
-			struct sockaddr_storage ss;
+			struct sockaddr_storage ss{};
 			socklen_t len = to_sockaddr(a, ss);
 			if (!upstream_socks.empty()) {
 				auto* sun = reinterpret_cast<struct sockaddr_un*>(&ss);
@@ -831,7 +831,7 @@ struct Server {
 	// True when the child has ended (its wait status in `status`).
 	bool on_signal(int& status)
 	{
-		struct signalfd_siginfo si;
+		struct signalfd_siginfo si{};
 		while (::read(sig.get(), &si, sizeof si) == sizeof si) {
 			if (si.ssi_signo != SIGCHLD) {
 				if (si.ssi_code != SI_KERNEL)
@@ -912,6 +912,7 @@ int fail(const Error& e)
 
 } // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): only CLI11's construction errors (see cli.hh)
 int main(int argc, char** argv)
 {
 	report::init(prog);

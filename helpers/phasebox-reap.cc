@@ -113,6 +113,7 @@ std::vector<ProcessInfo> kill_leftovers()
 
 } // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): only CLI11's construction errors (see cli.hh)
 int main(int argc, char** argv)
 {
 	report::init(prog);

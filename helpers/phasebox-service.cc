@@ -248,6 +248,7 @@ void kill_everything_left()
 
 } // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): only CLI11's construction errors (see cli.hh)
 int main(int argc, char** argv)
 {
 	report::init(prog);

@@ -209,6 +209,7 @@ void keep_signals_for_pid1(ChildSpec& spec)
 	spec.keep_forwarded_blocked = true;
 }
 
+// NOLINTNEXTLINE(bugprone-exception-escape): only CLI11's construction errors (see cli.hh)
 int main(int argc, char** argv)
 {
 	report::init(prog);

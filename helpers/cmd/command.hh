@@ -16,7 +16,7 @@ using Run = int (*)(int argc, char** argv);
 
 struct Command {
 	std::string summary;
-	Run run;
+	Run run = nullptr;
 };
 
 // The registry, ordered by name (for --help).  A function-local static, so that the

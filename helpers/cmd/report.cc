@@ -202,6 +202,7 @@ std::vector<Row> aggregate(const std::vector<Rec>& recs)
 			row.last = r;
 	}
 	std::vector<Row> out;
+	out.reserve(by.size());
 	for (auto& [k, v] : by)
 		out.push_back(std::move(v));
 	return out;

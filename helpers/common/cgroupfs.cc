@@ -168,6 +168,15 @@ Result<UniqueFd> open_dir(int dirfd, const std::string& rel, bool create, mode_t
 	return cur;
 }
 
+// A cgroup removed while it is walked: its directory or its file is gone (ENOENT), or the
+// kernfs node is already dead (ENODEV).
+namespace {
+bool gone(int err) { return err == ENOENT || err == ENODEV; }
+} // namespace
+
+// Recursive: the depth is bounded by the open files (one dirfd per level), and running out
+// of them fails the walk (EMFILE), never stops it quietly.
+// NOLINTNEXTLINE(misc-no-recursion)
 Result<std::vector<pid_t>> list_pids(int dirfd, const std::string& file, bool recursive)
 {
 	std::vector<pid_t> out;
@@ -192,11 +201,16 @@ Result<std::vector<pid_t>> list_pids(int dirfd, const std::string& file, bool re
 		return subs.error();
 	for (const auto& s : subs.value()) {
 		UniqueFd sub(::openat(dirfd, s.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-		if (!sub.valid())
+		if (!sub.valid() && gone(errno))
 			continue; // removed meanwhile
+		if (!sub.valid())
+			return sys_error("open " + quote(s));
 		auto more = list_pids(sub.get(), file, true);
-		if (more)
-			out.insert(out.end(), more.value().begin(), more.value().end());
+		if (!more && gone(more.error().err))
+			continue;
+		if (!more)
+			return more.error();
+		out.insert(out.end(), more.value().begin(), more.value().end());
 	}
 	std::sort(out.begin(), out.end());
 	out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -267,6 +281,7 @@ Status kill_all(int dirfd, Kind kind, std::chrono::milliseconds timeout)
 	}
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): bounded like list_pids()
 Status remove_tree(int parentfd, const std::string& name)
 {
 	if (!is_plain_name(name))

@@ -73,7 +73,7 @@ std::optional<long> read_long(const char* path)
 
 bool exists(const char* path)
 {
-	struct stat st;
+	struct stat st{};
 	return ::lstat(path, &st) == 0;
 }
 

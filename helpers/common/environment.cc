@@ -3,9 +3,7 @@
 #include "inprocess.hh"
 
 #include <cstdlib>
-#include <unistd.h>
-
-extern char** environ;
+#include <unistd.h> // environ (_GNU_SOURCE)
 
 namespace phasebox {
 

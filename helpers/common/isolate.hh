@@ -24,7 +24,7 @@ enum class Step { userns, unshare, mount, loopback, hostname, proc };
 const char* step_name(Step s);
 
 struct NsFailure {
-	Step step;
+	Step step = Step::userns;
 	Error error;
 };
 

@@ -5,6 +5,7 @@
 #include "layout.hh"
 
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +32,16 @@ namespace {
 
 constexpr size_t max_message = 8192;
 constexpr size_t max_clients = 512;
+
+// The decimal number at the start of s, 0 when there is none or it does not fit an int.
+// (std::atoi's overflow is undefined behaviour, and these texts come from another
+// process: the release from the supervisor a build runs under.)
+int leading_int(const char* s)
+{
+	int v = 0;
+	std::from_chars(s, s + std::strlen(s), v);
+	return v;
+}
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -151,7 +162,7 @@ Result<Request> wire::decode(const std::string& m)
 wire::Release wire::decode_release(const std::string& m)
 {
 	Release r;
-	r.status = std::atoi(m.c_str());
+	r.status = leading_int(m.c_str());
 	auto colon = m.find(':');
 	size_t reaped = colon == std::string::npos ? 0 : std::strtoul(m.c_str() + colon + 1, nullptr, 10);
 	r.reaped = std::min<size_t>(reaped, max_reaped);
@@ -169,7 +180,7 @@ Result<std::string> wire::decode_answer(const std::string& r)
 		return r.substr(1);
 	if (!r.empty() && r[0] == 'E') {
 		auto colon = r.find(':');
-		int err = std::atoi(r.c_str() + 1);
+		int err = leading_int(r.c_str() + 1);
 		return Error{err, "the phasebox keeper refused: " + (colon == std::string::npos ? r : r.substr(colon + 1))};
 	}
 	return Error{EPROTO, "unexpected answer from the phasebox keeper"};
@@ -602,7 +613,7 @@ Result<UniqueFd> listen_on(int dirfd, const std::string& name)
 	if (DIR* d = ::opendir("/proc/self/fd")) {
 		std::vector<int> fds;
 		while (struct dirent* e = ::readdir(d))
-			if (int fd = std::atoi(e->d_name); fd > 2 && fd != ::dirfd(d))
+			if (int fd = leading_int(e->d_name); fd > 2 && fd != ::dirfd(d))
 				fds.push_back(fd);
 		::closedir(d);
 		for (int fd : fds)
@@ -698,7 +709,7 @@ Status start(const Hierarchy& h, int emerge_pidfd, const Config& c)
 	if (n > 1 && buf[0] == 'E') {
 		std::string m(buf + 1, static_cast<size_t>(n - 1));
 		auto colon = m.find(':');
-		return Error{std::atoi(m.c_str()), "phasebox keeper: " + (colon == std::string::npos ? m : m.substr(colon + 1))};
+		return Error{leading_int(m.c_str()), "phasebox keeper: " + (colon == std::string::npos ? m : m.substr(colon + 1))};
 	}
 	return Error{EPIPE, "the phasebox keeper did not start"};
 }

@@ -145,7 +145,7 @@ Result<uint64_t> parse_count(std::string_view s, uint64_t lo, uint64_t hi)
 Result<uint64_t> parse_cpus(std::string_view s)
 {
 	auto milli = parse_milli(s);
-	if (!milli || *milli == 0 || *milli > 4096 * 1000)
+	if (!milli || *milli == 0 || *milli > uint64_t{4096} * 1000)
 		return Error{EINVAL, "not a CPU count"};
 	return *milli * cpu_period_us / 1000;
 }

@@ -56,6 +56,7 @@ Status ptrace_like_sandbox()
 		reap(pid);
 		return Error{EIO, "the traced child did not stop"};
 	}
+	// NOLINTNEXTLINE(performance-no-int-to-ptr): ptrace(2) takes the options in its pointer argument
 	if (::ptrace(PTRACE_SETOPTIONS, pid, nullptr, reinterpret_cast<void*>(PTRACE_O_EXITKILL)) !=
 	    0) {
 		Error e = sys_error("ptrace(PTRACE_SETOPTIONS, PTRACE_O_EXITKILL)");

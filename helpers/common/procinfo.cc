@@ -58,6 +58,7 @@ bool stat_of(const std::string& pid, char& state, long& ppid)
 		return false;
 	const std::string& s = stat.value();
 	auto rp = s.rfind(')');
+	// NOLINTNEXTLINE(cert-err34-c): the kernel writes the state letter and the ppid (a pid_t)
 	return rp != std::string::npos && std::sscanf(s.c_str() + rp + 1, " %c %ld", &state, &ppid) == 2;
 }
 

@@ -32,6 +32,9 @@ void error(const Error& e, const std::string& hint)
 		std::fprintf(stderr, "%s%s\n", prefix().c_str(), hint.c_str());
 }
 
+// printf-style on purpose (no <format> in g++ 12); report.hh gives it the format attribute,
+// so that every call is checked.
+// NOLINTNEXTLINE(cert-dcl50-cpp)
 void message(const char* fmt, ...)
 {
 	std::string p = prefix();

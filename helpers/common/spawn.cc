@@ -62,6 +62,7 @@ struct Report {
 std::vector<char*> argv_ptrs(std::vector<std::string>& argv)
 {
 	std::vector<char*> p;
+	p.reserve(argv.size() + 1);
 	for (auto& a : argv)
 		p.push_back(a.data());
 	p.push_back(nullptr);

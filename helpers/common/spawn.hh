@@ -33,7 +33,7 @@ struct ChildSpec {
 };
 
 struct SpawnFailure {
-	int exit_code; // 111 when before_exec failed, 126/127 when exec failed
+	int exit_code = 0; // 111 when before_exec failed, 126/127 when exec failed
 	Error error;
 };
 

@@ -59,6 +59,7 @@ find_portage() {
 		python=
 		emerge_cmd=("$(command -v emerge)")
 		portage_cnf=/usr/share/portage/config
+		# shellcheck disable=SC2034 # portage_desc: printed by run and bench
 		portage_desc="system emerge $(command -v emerge)"
 	else
 		skip_suite "no Portage found (set PHASEBOX_PORTAGE_SRC=<portage checkout> or install sys-apps/portage)"
@@ -70,6 +71,7 @@ check_machine() {
 	[[ ${EUID} -eq 0 ]] || skip_suite "needs root (emerge with FEATURES=userpriv and the cgroup hook run as root)"
 	{ getent passwd portage && getent group portage; } >/dev/null ||
 		skip_suite "no 'portage' user and group (FEATURES=userpriv needs them; e.g. useradd --system -U portage)"
+	# shellcheck disable=SC2034 # portage_uid: read by run
 	portage_uid=$(id -u portage)
 	as_portage=(setpriv --reuid=portage --regid=portage --init-groups --)
 	if [[ -n ${portage_src} ]]; then
@@ -81,6 +83,7 @@ check_machine() {
 	cgroup2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
 		/proc/self/mountinfo | head -n 1)
 	[[ -n ${cgroup2} ]] || skip_suite "no cgroup2 mount (the checks read the phases' cgroup2 paths)"
+	# shellcheck disable=SC2034 # have_sandbox: read by run and the scenarios
 	if [[ -x /usr/bin/sandbox ]]; then have_sandbox=1; else have_sandbox=0; fi
 }
 
@@ -100,6 +103,7 @@ setup_scratch() {
 	logdir=${eprefix}/var/log/portage
 
 	# A copy: the portage user reads the ebuilds, and the checkout may live under /root.
+	# shellcheck disable=SC2154 # here: set by run and bench, which source this file
 	cp -R "${here}/overlay" "${overlay}" || die_harness "cannot copy the overlay"
 	chmod -R a+rX "${overlay}"
 	mkdir -p "${eprefix}"/etc/portage "${eprefix}"/usr/share/portage \
@@ -123,6 +127,7 @@ setup_scratch() {
 
 install_phasebox() {
 	local snippet
+	# shellcheck disable=SC2154 # repo: set by run and bench, which source this file
 	if ! make -s -C "${repo}" install DESTDIR= PREFIX="${pb_prefix}" > "${out}/make-install.log" 2>&1; then
 		cat "${out}/make-install.log"
 		not_ok "make install PREFIX=${pb_prefix} (phasebox does not build or install)"
@@ -163,7 +168,9 @@ install_phasebox() {
 }
 
 # Portage's own namespace sandboxes, on and off.
+# shellcheck disable=SC2034 # native_on, native_off: read by run, bench and the scenarios
 native_on=(ipc-sandbox network-sandbox pid-sandbox)
+# shellcheck disable=SC2034
 native_off=(-ipc-sandbox -network-sandbox -pid-sandbox)
 
 # write_make_conf <run name> <FEATURES...>: the configuration of one emerge (without the
@@ -192,6 +199,7 @@ write_make_conf() {
 		${extra_conf:-}
 	EOF
 	mkdir -p "${logdir}/${name}" "${eprefix}/var/log"
+	# shellcheck disable=SC2034 # res: where the scenario (run, bench, scenarios/*.sh) reads its results
 	res=${results}/${name}
 }
 

@@ -5,10 +5,8 @@
 // 1..600 s, --hierarchy and --fallback hold one of their words, and the limits it then
 // parses are within their documented bounds with a log path it may write; adopt names a
 // pid and passes on what followed "--"; register takes no "--".
-#define main phasebox_cgroup_main
-#include "../../helpers/phasebox-cgroup.cc"
-#undef main
-#include "argv.hh"
+#define FUZZ_CLI_SOURCE "../../helpers/phasebox-cgroup.cc"
+#include "cli.hh"
 
 namespace
 {
@@ -29,15 +27,14 @@ void check_limits(const limits::Limits& l)
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
 	fuzzargv::Argv a(data, size, prog);
-	fuzzargv::Quiet q;
 	auto args = cli::split_at_separator(a.argc(), a.argv());
 	if (!args.own.empty() && args.own[0] == "register") {
 		RunOptions o;
-		auto rc = parse_register(args, o);
-		if (!rc)
-			rc = parse_limits(o);
-		fuzzargv::require_stop_or_go_on(rc);
-		if (!rc) {
+		auto parse_all = [](const cli::Split& s, RunOptions& r) {
+			auto rc = parse_register(s, r);
+			return rc ? rc : parse_limits(r);
+		};
+		if (fuzzcli::goes_on(a, o, parse_all)) {
 			FUZZ_REQUIRE(!a.separator());
 			FUZZ_REQUIRE(fuzzargv::one_of(o.hierarchy, {"auto", "v2", "v1"}));
 			check_limits(o.limits);
@@ -47,9 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 	}
 	if (!args.own.empty() && args.own[0] == "adopt") {
 		AdoptOptions o;
-		auto rc = parse_adopt(args, o);
-		fuzzargv::require_stop_or_go_on(rc);
-		if (!rc) {
+		if (fuzzcli::goes_on(a, o, parse_adopt)) {
 			FUZZ_REQUIRE(!o.pid.empty() || a.argc() > 2);
 			FUZZ_REQUIRE(o.next == a.next());
 			FUZZ_REQUIRE(fuzzargv::one_of(o.hierarchy, {"auto", "v2", "v1"}));
@@ -57,18 +52,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 		return 0;
 	}
 	RunOptions o;
-	auto rc = parse_run(args, o);
-	fuzzargv::require_stop_or_go_on(rc);
-	if (rc)
+	if (!fuzzcli::goes_on(a, o, parse_run))
 		return 0;
-	FUZZ_REQUIRE(a.separator() && !a.next().empty());
-	FUZZ_REQUIRE(o.next == a.next());
+	fuzzcli::require_next(a, o.next);
 	FUZZ_REQUIRE(o.kill_timeout >= 1 && o.kill_timeout <= 600);
 	FUZZ_REQUIRE(fuzzargv::one_of(o.hierarchy, {"auto", "v2", "v1"}));
 	FUZZ_REQUIRE(fuzzargv::one_of(o.fallback, {"fail", "warn"}));
-	rc = parse_limits(o);
-	fuzzargv::require_stop_or_go_on(rc);
-	if (!rc) {
+	auto limits_of = [](const cli::Split&, RunOptions& r) { return parse_limits(r); };
+	if (fuzzcli::goes_on(a, o, limits_of)) {
 		check_limits(o.limits);
 		FUZZ_REQUIRE(accounting::check_log_path(o.log).ok());
 	}

@@ -3,25 +3,16 @@
 // 0 or 100 or goes on; when it goes on the next program is exactly what followed "--",
 // --socket was given and --upstream-socks is empty or an absolute path that fits a
 // sockaddr_un.
-#define main phasebox_proxy_main
-#include "../../helpers/phasebox-proxy.cc"
-#undef main
-#include "argv.hh"
+#define FUZZ_CLI_SOURCE "../../helpers/phasebox-proxy.cc"
+#include "cli.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
 	fuzzargv::Argv a(data, size, prog);
 	Options o;
-	std::optional<int> rc;
-	{
-		fuzzargv::Quiet q;
-		rc = parse(cli::split_at_separator(a.argc(), a.argv()), o);
-	}
-	fuzzargv::require_stop_or_go_on(rc);
-	if (rc)
+	if (!fuzzcli::goes_on(a, o, parse))
 		return 0;
-	FUZZ_REQUIRE(a.separator() && !a.next().empty());
-	FUZZ_REQUIRE(o.next == a.next());
+	fuzzcli::require_next(a, o.next);
 	bool socket_given = false;
 	for (int i = 1; i < a.argc() && a.word(static_cast<size_t>(i)) != "--"; ++i)
 		socket_given =

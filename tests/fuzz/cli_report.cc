@@ -1,27 +1,16 @@
 // Fuzz `phasebox report`'s command line: the real grammar (helpers/cmd/report.cc; its
-// registration needs the registry, defined here as helpers/phasebox.cc does; no log is
+// registration needs the registry, which cli.hh defines; no log is
 // read).  Properties: it stops with 0 or 100 or goes on; --sort holds memory, cpu or wall,
 // --top is 1..100000.
-#include "../../helpers/cmd/report.cc"
-#include "argv.hh"
-
-std::map<std::string, phasebox::cmd::Command>& phasebox::cmd::registry()
-{
-	static std::map<std::string, Command> r;
-	return r;
-}
+#define FUZZ_CLI_SUBCOMMAND
+#define FUZZ_CLI_SOURCE "../../helpers/cmd/report.cc"
+#include "cli.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
 	fuzzargv::Argv a(data, size, "phasebox report");
 	Options o;
-	std::optional<int> rc;
-	{
-		fuzzargv::Quiet q;
-		rc = parse(a.argc(), a.argv(), o);
-	}
-	fuzzargv::require_stop_or_go_on(rc);
-	if (!rc) {
+	if (fuzzcli::goes_on(a, o, parse)) {
 		FUZZ_REQUIRE(fuzzargv::one_of(o.sort, {"memory", "cpu", "wall"}));
 		FUZZ_REQUIRE(o.top >= 1 && o.top <= 100000);
 	}

@@ -3,25 +3,16 @@
 // 0 or 100 or goes on; when it goes on the next program is exactly what followed "--",
 // --userns and --fallback hold one of their words, the hostname is 1-64 bytes of
 // [A-Za-z0-9.-], --pid implies --mount and --proxy-socket needs --net.
-#define main phasebox_unshare_main
-#include "../../helpers/phasebox-unshare.cc"
-#undef main
-#include "argv.hh"
+#define FUZZ_CLI_SOURCE "../../helpers/phasebox-unshare.cc"
+#include "cli.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
 	fuzzargv::Argv a(data, size, prog);
 	Options o;
-	std::optional<int> rc;
-	{
-		fuzzargv::Quiet q;
-		rc = parse(cli::split_at_separator(a.argc(), a.argv()), o);
-	}
-	fuzzargv::require_stop_or_go_on(rc);
-	if (rc)
+	if (!fuzzcli::goes_on(a, o, parse))
 		return 0;
-	FUZZ_REQUIRE(a.separator() && !a.next().empty());
-	FUZZ_REQUIRE(o.next == a.next());
+	fuzzcli::require_next(a, o.next);
 	FUZZ_REQUIRE(fuzzargv::one_of(o.userns, {"auto", "never", "always"}));
 	FUZZ_REQUIRE(fuzzargv::one_of(o.fallback, {"fail", "warn"}));
 	FUZZ_REQUIRE(!o.hostname.empty() && o.hostname.size() <= 64);

@@ -43,8 +43,6 @@
 #include <unistd.h>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 [[noreturn]] void die(const char* what)
@@ -375,7 +373,7 @@ int main(int argc, char** argv)
 {
 	if (argc >= 3 && std::string(argv[1]) == "stamp") {
 		int rc = run_mode(argc - 1, argv + 1);
-		struct timespec ts;
+		struct timespec ts{};
 		::clock_gettime(CLOCK_MONOTONIC, &ts);
 		std::printf("exit_ns=%lld\n", static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
 		std::fflush(stdout);
@@ -404,7 +402,7 @@ int run_mode(int argc, char** argv)
 	if (c == "tree" && argc == 4)
 		return cmd_tree(argv[2], argv[3]);
 	if (c == "exit" && argc == 3)
-		return std::atoi(argv[2]);
+		return static_cast<int>(std::strtol(argv[2], nullptr, 10));
 	if (c == "kill-self" && argc == 3)
 		return cmd_kill_self(argv[2]);
 	if (c == "wait-forever" && argc == 3)

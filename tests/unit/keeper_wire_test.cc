@@ -57,6 +57,20 @@ TEST(KeeperWire, Release)
 	EXPECT_EQ(wire::decode_release("0:99999999999").reaped, wire::max_reaped);
 }
 
+// The release comes from the supervisor a build runs under: a status that does not fit an
+// int is 0, not whatever atoi()'s undefined overflow made of it (clang-tidy cert-err34-c).
+TEST(KeeperWire, ReleaseStatusOutOfRange)
+{
+	EXPECT_EQ(wire::decode_release("-1").status, -1);
+	EXPECT_EQ(wire::decode_release("99999999999:2").status, 0);
+	EXPECT_EQ(wire::decode_release("99999999999:2").reaped, 2u);
+	EXPECT_EQ(wire::decode_release("-99999999999").status, 0);
+	EXPECT_EQ(wire::decode_release("x").status, 0);
+	auto e = wire::decode_answer("E99999999999:text");
+	ASSERT_FALSE(e.ok());
+	EXPECT_EQ(e.error().err, 0);
+}
+
 TEST(KeeperWire, Answers)
 {
 	auto ok = wire::decode_answer("O4-src_compile");

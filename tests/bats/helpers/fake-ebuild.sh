@@ -14,8 +14,11 @@
 #   PB_DIE      the body dies in a subshell the way Portage's die does (SIGTERM to
 #               EBUILD_MASTER_PID, which __ebuild_main sets), then would go on
 
+# shellcheck disable=SC2317 # called by the snippet this script sources
 die() { echo "DIE: $*" >&2; exit 1; }
+# shellcheck disable=SC2317 # called by the snippet this script sources
 ewarn() { echo "WARN: $*" >&2; }
+# shellcheck disable=SC2317 # called by the snippet this script sources
 eerror() { echo "ERROR: $*" >&2; }
 export EBUILD_PHASE EBUILD_PHASE_FUNC CATEGORY PF FEATURES PORTAGE_PROPERTIES PORTAGE_RESTRICT
 
@@ -28,6 +31,7 @@ __ebuild_main() {
 	export EBUILD_MASTER_PID=${BASHPID}
 	trap 'exit 1' SIGTERM
 	if [[ -n ${PB_USERFN} ]]; then
+		# shellcheck disable=SC2317 # the snippet's hooks call it
 		pre_src_compile() { echo "the user's own pre_src_compile"; }
 		declare -f pre_src_compile >"${PB_OUT}/userfn.before.$$"
 	fi

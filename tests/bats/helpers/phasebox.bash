@@ -5,6 +5,7 @@
 
 pb_setup() {
 	B=${PHASEBOX_BUILD:?run through make check-bats}
+	# shellcheck disable=SC2034 # P: the probe, run by the .bats files
 	P="${B}/phasebox-probe"
 	PY=/usr/bin/python3
 	MARK="pb${1}-${BATS_TEST_NUMBER}-$$-${RANDOM}"
@@ -23,6 +24,7 @@ pb_setup() {
 		m=$(awk -v c="${c}" '{ for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup" && $(i+3) ~ ("(^|,)" c "(,|$)")) { print $5; exit } }' /proc/self/mountinfo)
 		[[ -n ${m} ]] && V1_MIRRORS+=( "${m}" )
 	done
+	# shellcheck disable=SC2034 # NOBODY: a command prefix for the .bats files
 	NOBODY=( setpriv --reuid=65534 --regid=65534 --clear-groups )
 	ulimit -c 0
 }
@@ -153,6 +155,7 @@ pb_dead() {
 # phasebox-cgroup's one accounting line for src_$1 of app-misc/${MARK}-1 (the package the
 # fake ebuild.sh runs).
 pb_only_accounting_line() {
+	# shellcheck disable=SC2154 # bats' run --separate-stderr sets stderr
 	[[ ${stderr} =~ ^\ ?\*\ phasebox:\ src_${1}\ of\ app-misc/${MARK}-1:\ [^$'\n']*$ ]] ||
 		{ echo "stderr: ${stderr}" >&2; return 1; }
 }

@@ -7,6 +7,7 @@
 # warning each, the subreaper still kills the daemons); `phasebox doctor --json`, run in
 # the same environment as root and as portage, must have predicted both.
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # the harness's variables (tests/e2e/run, lib.sh)
 
 e2e_more_scenarios+=(containers)
 
@@ -16,9 +17,11 @@ containers_portageq() {
 	local bin=${scratch}/portageq-bin
 	mkdir -p "${bin}"
 	if [[ -n ${portage_src} ]]; then
+		# shellcheck disable=SC2016 # the wrapper script expands $E2E_REPOSITORIES and $@ when it runs
 		printf '#!/bin/sh\nexec env PYTHONPATH=%s PORTAGE_OVERRIDE_EPREFIX=%s PORTAGE_REPOSITORIES="$E2E_REPOSITORIES" %s %s "$@"\n' \
 			"${portage_src}/lib" "${eprefix}" "${python}" "${portage_src}/bin/portageq" > "${bin}/portageq"
 	else
+		# shellcheck disable=SC2016 # the wrapper script expands $E2E_REPOSITORIES and $@ when it runs
 		printf '#!/bin/sh\nexec env PORTAGE_OVERRIDE_EPREFIX=%s PORTAGE_REPOSITORIES="$E2E_REPOSITORIES" %s "$@"\n' \
 			"${eprefix}" "$(command -v portageq)" > "${bin}/portageq"
 	fi

@@ -14,6 +14,7 @@
 #   distcc-twin      distcc alone, natives off: the same jobs reach distccd, and that other
 #                    port answers (the checks above can see the opposite).
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # the harness's variables (tests/e2e/run, lib.sh)
 
 e2e_more_scenarios+=(distcc)
 
@@ -30,6 +31,7 @@ e2e_distcc_up() {
 	distcc_veth=pbe${run_id: -6}
 	distcc_dir=${scratch}/distcc
 	mkdir -p "${distcc_dir}" && chmod 755 "${distcc_dir}" && mkfifo "${distcc_dir}/up" || return 1
+	# shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments
 	setsid unshare --net -- bash -c 'echo up >"$1"; exec -a "$2" sleep 3600' _ "${distcc_dir}/up" \
 		"${marker}-distcc-remote" </dev/null &>/dev/null &
 	distcc_holder=$!
@@ -44,11 +46,13 @@ e2e_distcc_up() {
 		"${distcc_in[@]}" ip link set lo up || return 1
 	: > "${distcc_dir}/distccd.log"
 	chown nobody "${distcc_dir}/distccd.log"
+	# shellcheck disable=SC2016 # $1 to $4 are the inner bash's arguments
 	setsid "${distcc_in[@]}" bash -c 'exec -a "$1" distccd --daemon --no-detach --user nobody \
 		--allow "$2" --listen "$3" --port 3632 --log-file "$4" --log-level info' _ "${marker}-distcc-distccd" \
 		"${distcc_net}.1" "${distcc_net}.2" "${distcc_dir}/distccd.log" </dev/null &>"${distcc_dir}/distccd.out" &
 	distcc_pid=$!
 	# The port that is not in DISTCC_HOSTS: answers the marker to every client.
+	# shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments
 	setsid "${distcc_in[@]}" bash -c 'exec -a "$1" python3 -c "$2"' _ "${marker}-distcc-other" '
 import socket
 s = socket.socket()
@@ -97,6 +101,7 @@ scenario_distcc() {
 	# Portage's own clean-up, then this scenario's (cleanup_local is run's).
 	if ! declare -F e2e_distcc_prev_cleanup_local >/dev/null; then
 		eval "$(declare -f cleanup_local | sed '1s/^cleanup_local/e2e_distcc_prev_cleanup_local/')"
+		# shellcheck disable=SC2317 # run's cleanup (its EXIT trap) calls cleanup_local
 		cleanup_local() { e2e_distcc_down; e2e_distcc_prev_cleanup_local; }
 	fi
 	if ! command -v distccd >/dev/null || [[ ! -d /usr/lib/distcc ]]; then
@@ -158,15 +163,18 @@ E2E_DISTCC_OTHER=3633"
 			check "${name}: DISTCC_SOCKS_PROXY and PORTAGE_SOCKS5_PROXY name the proxy's socket in \${T} (${p})" \
 				test "${p}" = "${sock} ${sock}"
 			bad=$(grep -E '^Cap(Inh|Prm|Eff|Amb):' "${res}/distcc.src_compile.distcc" | grep -v ': 0\{16\}$' | tr '\n' ' ')
+			# shellcheck disable=SC2016 # check's eval expands it
 			check "${name}: src_compile's phasebox-proxy holds no capability (${bad:-all zero})" \
 				eval 'test -z "${bad}" && grep -q "^CapEff: 0\{16\}$" "${res}/distcc.src_compile.distcc"'
 			check "${name}: src_compile's phasebox-proxy has no_new_privs" \
 				grep -q '^NoNewPrivs: 1$' "${res}/distcc.src_compile.distcc"
 			p=$(e2e_distcc_probe_value "${name}" proxy_cmdline)
 			if [[ ${name} == distcc-native ]]; then
+				# shellcheck disable=SC2016 # check's eval expands it
 				check "${name}: the proxy connects through Portage's own SOCKS5 proxy (--upstream-socks …/.portage.<pid>.net.sock)" \
 					eval '[[ ${p} == *" --upstream-socks "*/.portage.*.net.sock" "* ]]'
 			else
+				# shellcheck disable=SC2016 # check's eval expands it
 				check "${name}: the proxy connects directly (no --upstream-socks) with Portage's network-sandbox off" \
 					eval '[[ ${p} == *phasebox-proxy* && ${p} != *--upstream-socks* ]]'
 			fi
@@ -185,11 +193,13 @@ E2E_DISTCC_OTHER=3633"
 			check "${name}: no phasebox-proxy without phasebox-network-sandbox (${p})" test "${p}" = none
 		fi
 	done
+	# shellcheck disable=SC2034 # lib.sh's write_make_conf reads it
 	extra_conf=
 	cp "${distcc_dir}/distccd.log" "${out}/distccd.log" 2>/dev/null
 	local holder=${distcc_holder}
 	e2e_distcc_down
 	check "distcc: the process holding the remote's network namespace is gone" not test -e "/proc/${holder}"
+	# shellcheck disable=SC2016 # check's eval expands it
 	check "distcc: the veth pair is gone" not eval 'ip link show "${distcc_veth}h" &>/dev/null'
 	p=$(pgrep -f -- "^${marker}-distcc" | tr '\n' ' ')
 	check "distcc: the remote's servers are gone (${p:-none})" test -z "${p}"

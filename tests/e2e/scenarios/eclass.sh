@@ -12,6 +12,7 @@
 #   has: phasebox_has cgroup/network/ipc/pid/mount in src_unpack, src_compile, src_test,
 #     src_install under each FEATURES combination, against the table of what phasebox does.
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # the harness's variables (tests/e2e/run, lib.sh)
 
 e2e_more_scenarios+=(eclass)
 
@@ -85,6 +86,7 @@ scenario_eclass() {
 	check "${name}: the plain '&' service and its daemon survive the die (${left:-none})" \
 		test "$(wc -w <<< "${left}")" -eq 2
 	kill_markers
+	# shellcheck disable=SC2034 # lib.sh's write_make_conf reads it
 	extra_conf=
 
 	eclass_has_runs

@@ -14,6 +14,7 @@
 # repository is on the machine, the scenario makes a STUB ::gentoo with a toolchain-funcs
 # whose tc-export only defaults CXX, AR and PKG_CONFIG, and says so in its output.
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # the harness's variables (tests/e2e/run, lib.sh)
 
 e2e_more_scenarios+=(package)
 
@@ -157,6 +158,7 @@ location = ${overlay}"
 	image=${eprefix}/var/tmp/portage/sys-apps/phasebox-${version}/image
 	list=$(cd "${image}" && find . -mindepth 1 \( -type f -o -type l \) -printf '%M %04m %u:%g %p\n' | sort -k4)
 	info "${name}: the image (${image}), files with modes:"
+	# shellcheck disable=SC2001 # a prefix on every line of a multi-line text
 	sed 's/^/#   /' <<< "${list}"
 	local p=${image}${eprefix}
 	for f in usr/bin/phasebox usr/libexec/phasebox/phasebox-cgroup usr/libexec/phasebox/phasebox-unshare \
@@ -199,6 +201,7 @@ location = ${overlay}"
 		grep -qF "/etc/portage/bashrc.d/00-phasebox.sh" "${emerge_out}"
 	check "${name}: pkg_postinst gives the make.conf root hook" \
 		grep -qF "PORTAGE_IONICE_COMMAND=\"${eprefix}/usr/libexec/phasebox/phasebox-cgroup adopt \\\${PID}\"" "${emerge_out}"
+	# shellcheck disable=SC2016 # the literal line pkg_postinst prints
 	check "${name}: pkg_postinst gives the FEATURES line" grep -qF 'FEATURES="${FEATURES} phasebox-cgroup"' "${emerge_out}"
 	package_ebuild "${name}-clean" 120 clean
 }

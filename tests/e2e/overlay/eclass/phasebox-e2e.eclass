@@ -75,6 +75,7 @@ e2e_daemons() {
 # first line the server sends, or "unreachable".
 e2e_tcp() {
 	local line
+	# shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments
 	line=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n 1 <&3' e2e-tcp "$1" "$2" 2>/dev/null)
 	echo "${line:-unreachable}"
 }
@@ -91,6 +92,7 @@ e2e_ns_probe() {
 	local p
 	{
 		echo "netdev $(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/net/dev | sort | tr '\n' ' ')"
+		# shellcheck disable=SC2012 # interface names hold no blanks or newlines (dev_valid_name())
 		echo "sysnet $(ls /sys/class/net 2>/dev/null | sort | tr '\n' ' ')"
 		echo "inet4 $(awk '/\/32 host LOCAL/ { print prev } { prev = $2 }' /proc/net/fib_trie | sort -u | tr '\n' ' ')"
 		echo "inet6 $(awk '{ print $1 "@" $6 }' /proc/net/if_inet6 | sort | tr '\n' ' ')"
