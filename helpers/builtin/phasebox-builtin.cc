@@ -130,6 +130,7 @@ int isolate(pb_word_list* list)
 	std::fflush(stdout);
 	std::fflush(stderr);
 	std::vector<char*> argv;
+	argv.reserve(args.size() + 1);
 	for (auto& a : args)
 		argv.push_back(a.data());
 	argv.push_back(nullptr);

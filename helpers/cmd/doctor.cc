@@ -76,6 +76,7 @@ Captured capture(const std::vector<std::string>& argv, bool with_stderr)
 	if (argv.empty() || ::pipe2(p, O_CLOEXEC) != 0)
 		return c;
 	std::vector<char*> args;
+	args.reserve(argv.size() + 1);
 	for (const auto& a : argv)
 		args.push_back(const_cast<char*>(a.c_str()));
 	args.push_back(nullptr);

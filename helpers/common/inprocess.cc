@@ -9,7 +9,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-extern char** environ;
 
 namespace phasebox::inprocess {
 namespace {

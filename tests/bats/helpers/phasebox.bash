@@ -183,6 +183,7 @@ pb_start_holder() {
 		esac
 		shift
 	done
+	# shellcheck disable=SC2016 # the holder's own script: it expands in the holder's shell
 	local go=$1 body='read -r _ <"$0"; exec "$@"'
 	shift
 	mkfifo "${go}"
@@ -190,6 +191,7 @@ pb_start_holder() {
 		# The end fifo is opened at once, read-write, so that a line written to it before
 		# the holder reads is kept.
 		mkfifo "${go}.end"
+		# shellcheck disable=SC2016 # likewise
 		body='exec 9<>"$0.end"; read -r _ <"$0"; "$@" 9<&-; rc=$?; read -r _ <&9; exit "${rc}"'
 	fi
 	PB_IN_NS=()
@@ -208,15 +210,19 @@ pb_start_holder() {
 		PB_IN_NS=( nsenter -t "${HOLDER}" -m -- )
 	fi
 	(( adopt )) || return 0
+	# shellcheck disable=SC2119 # adopt's options: the .bats files pass them, not this one
 	pb_adopt
 }
 
 # Adopt the holder (the build user nobody unless --user is given): INV its invocation on
 # cgroup2 (the v1 freezer where no cgroup2 is mounted), SOCK its keeper's socket.
+# shellcheck disable=SC2120 # the .bats files pass options; pb_start_holder none
 pb_adopt() {
 	run -0 "${PB_IN_NS[@]}" "${B}/phasebox-cgroup" adopt --user nobody \
 		--log "${LOG:-${SCRATCH}/log/accounting.jsonl}" "$@" "${HOLDER}"
+	# shellcheck disable=SC2034 # INV and SOCK are read by the .bats files
 	INV=${CG2:-${FRZ}}/phasebox/inv-${HOLDER}
+	# shellcheck disable=SC2034
 	SOCK=/run/phasebox/inv-${HOLDER}.sock
 }
 
@@ -233,7 +239,9 @@ pb_go() {
 pb_run_holder() {
 	pb_go "$1"
 	[[ ! -p $1.end ]] || pb_go "$1.end"
+	# shellcheck disable=SC2034 # HOLDER_RC is read by the .bats files
 	HOLDER_RC=0
+	# shellcheck disable=SC2034
 	wait "${HOLDER}" || HOLDER_RC=$?
 }
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2154 # the harness's variables (tests/e2e/run, lib.sh)
+# shellcheck disable=SC2154,SC2034 # the harness's variables (tests/e2e/run, lib.sh), read and set
 # Scenario "sandbox-enforced": sys-apps/sandbox still refuses writes outside SANDBOX_WRITE in
 # a phase phasebox isolated — in its own shell (the builtin, which runs its links with
 # SANDBOX_ON=0 for their own cgroupfs writes) and re-executed.  sbescape's src_compile
@@ -34,8 +34,8 @@ E2E_ESCAPE=\"${dir}/${method}\""
 			grep -qxF "P: ${dir}/${method}.compile" "${emerge_out}"
 		check "${name}: src_compile ran isolated (a phasebox leaf)" \
 			grep -qE '^0::/phasebox/.*\.pb[0-9]+' "${res}/sbescape.src_compile.cgroup"
-		check "${name}: nothing was written outside the sandbox ($(ls "${dir}" | tr '\n' ' '))" \
-			test -z "$(ls "${dir}")"
+		check "${name}: nothing was written outside the sandbox ($(find "${dir}" -mindepth 1 -printf '%f '))" \
+			test -z "$(find "${dir}" -mindepth 1)"
 	done
 	# The twin: without sys-apps/sandbox the same phases write; src_install (root) succeeds.
 	name=sandbox-enforced-off

@@ -47,7 +47,7 @@ src_compile() { sigpoint_phase; }
 src_test() { sigpoint_phase; }
 src_install() {
 	sigpoint_phase
-	insinto /usr/share/${PN}
+	insinto "/usr/share/${PN}"
 	newins - stamp <<< "${PF}"
 }
 pkg_preinst() { sigpoint_stamp started; }
