@@ -23,6 +23,7 @@
 #include "common/probes.hh"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -338,7 +339,27 @@ void system_checks(Report& r, const probes::CgroupProbe& cg)
 // Either works: this row informs, it never fails the verdict.
 void method_check(Report& r)
 {
-	const std::string so = std::string(PHASEBOX_LIBEXECDIR) + "/phasebox-builtin.so";
+	// Where the helpers are: LIBEXECDIR as built; else, for a tree installed with another
+	// PREFIX than it was built with, ../libexec/phasebox next to this program; else this
+	// program's own directory (the build tree).
+	std::string self;
+	{
+		char buf[4096];
+		ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+		if (n > 0)
+			self.assign(buf, static_cast<size_t>(n));
+	}
+	const std::string here = self.substr(0, self.rfind('/'));
+	std::string so = std::string(PHASEBOX_LIBEXECDIR) + "/phasebox-builtin.so";
+	for (const std::string& c : {so, here + "/../libexec/phasebox/phasebox-builtin.so", here + "/phasebox-builtin.so"})
+		if (!self.empty() && ::access(c.c_str(), R_OK) == 0) {
+			so = c;
+			break;
+		}
+	if (char* real = ::realpath(so.c_str(), nullptr)) {
+		so = real;
+		std::free(real);
+	}
 	Captured c = capture({"bash", "-c", "enable -f \"$1\" phasebox_isolate || exit 2; phasebox_isolate --isolated; [ $? -eq 1 ]", "bash", so}, true);
 	r.checks.push_back({"phase method", true,
 			    c.status == 0 ? "in the phase's own shell (bash loads " + so + ")"
