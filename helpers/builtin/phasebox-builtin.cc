@@ -23,6 +23,7 @@
 // Status 0 in a shell the builtin came back in (and its subshells), 1 elsewhere: how
 // phasebox.eclass's phasebox_has knows the phase was isolated in place.
 #include "common/inprocess.hh"
+#include "common/spawn.hh"
 
 #include <csignal>
 #include <cstdio>
@@ -129,11 +130,7 @@ int isolate(pb_word_list* list)
 	::signal(SIGCHLD, SIG_DFL);
 	std::fflush(stdout);
 	std::fflush(stderr);
-	std::vector<char*> argv;
-	argv.reserve(args.size() + 1);
-	for (auto& a : args)
-		argv.push_back(a.data());
-	argv.push_back(nullptr);
+	std::vector<char*> argv = phasebox::argv_pointers(args);
 	int rc;
 	try {
 		rc = first(static_cast<int>(args.size()), argv.data());

@@ -21,6 +21,7 @@
 #include "common/exit_status.hh"
 #include "common/isolate.hh"
 #include "common/probes.hh"
+#include "common/spawn.hh"
 
 #include <cstdio>
 #include <cstdlib>
@@ -70,17 +71,13 @@ struct Captured {
 	std::string out;
 };
 
-Captured capture(const std::vector<std::string>& argv, bool with_stderr)
+Captured capture(std::vector<std::string> argv, bool with_stderr)
 {
 	Captured c;
 	int p[2];
 	if (argv.empty() || ::pipe2(p, O_CLOEXEC) != 0)
 		return c;
-	std::vector<char*> args;
-	args.reserve(argv.size() + 1);
-	for (const auto& a : argv)
-		args.push_back(const_cast<char*>(a.c_str()));
-	args.push_back(nullptr);
+	std::vector<char*> args = argv_pointers(argv);
 	pid_t pid = ::fork();
 	if (pid == 0) {
 		::dup2(p[1], 1);

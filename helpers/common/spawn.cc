@@ -59,15 +59,6 @@ struct Report {
 	::_exit(code);
 }
 
-std::vector<char*> argv_ptrs(std::vector<std::string>& argv)
-{
-	std::vector<char*> p;
-	p.reserve(argv.size() + 1);
-	for (auto& a : argv)
-		p.push_back(a.data());
-	p.push_back(nullptr);
-	return p;
-}
 
 // exec_next() inside the shell builtin (common/inprocess.hh): the next phasebox link's
 // main() in this process, or back to the shell for the last link's program.  Anything else
@@ -91,11 +82,21 @@ SpawnFailure exec_in_process(ChildSpec& spec)
 	::prctl(PR_SET_NAME, name.c_str());
 	// argv lives as long as the process, as an exec'd program's does.
 	auto* args = new std::vector<std::string>(spec.argv);
-	auto* ptrs = new std::vector<char*>(argv_ptrs(*args));
+	auto* ptrs = new std::vector<char*>(argv_pointers(*args));
 	::_exit(m(static_cast<int>(args->size()), ptrs->data()));
 }
 
 } // namespace
+
+std::vector<char*> argv_pointers(std::vector<std::string>& argv)
+{
+	std::vector<char*> p;
+	p.reserve(argv.size() + 1);
+	for (auto& a : argv)
+		p.push_back(a.data());
+	p.push_back(nullptr);
+	return p;
+}
 
 Status block_forwarded_signals(const sigset_t* original)
 {
@@ -134,7 +135,7 @@ SpawnFailure exec_next(ChildSpec& spec)
 	}
 	if (inprocess::active())
 		return exec_in_process(spec);
-	auto argv = argv_ptrs(spec.argv);
+	auto argv = argv_pointers(spec.argv);
 	const std::string& file = spec.file.empty() ? spec.argv[0] : spec.file;
 	::execvpe(file.c_str(), argv.data(), spec.env->envp());
 	int e = errno;

@@ -73,6 +73,10 @@ struct Outcome {
 // block_forwarded_signals(original), spawn(), supervise(): the whole life of the child.
 Outcome run_supervised(ChildSpec& spec, bool reap_others, const sigset_t* original = nullptr);
 
+// A NULL-terminated argv for execve(2) or a main(), pointing into `argv` (valid while it
+// lives unchanged).
+std::vector<char*> argv_pointers(std::vector<std::string>& argv);
+
 // Exec the next program in this process (no fork).  Only returns on failure.
 SpawnFailure exec_next(ChildSpec& spec);
 
