@@ -285,10 +285,6 @@ phasebox_reexec() {
 		[[ -x ${libexec}/${h} ]] ||
 			phasebox_fail "${libexec}/${h} is missing or not executable (reinstall phasebox, or remove phasebox-* from FEATURES)"
 	done
-	mapfile -d '' -t phasebox_environ < "/proc/$$/environ" ||
-		phasebox_fail "cannot read /proc/$$/environ"
-	mapfile -d '' -t phasebox_argv < "/proc/$$/cmdline" ||
-		phasebox_fail "cannot read /proc/$$/cmdline"
 	phasebox_limit_args
 	(( phasebox_cgroup )) && chain+=(
 		"${libexec}/phasebox-cgroup" "${who[@]}"
@@ -335,6 +331,11 @@ phasebox_reexec() {
 		[[ ${EBUILD_MASTER_PID} == "${master}" ]] && export EBUILD_MASTER_PID=${BASHPID}
 		return 0
 	fi
+	# The re-execution only: the original invocation, to run again.
+	mapfile -d '' -t phasebox_environ < "/proc/$$/environ" ||
+		phasebox_fail "cannot read /proc/$$/environ"
+	mapfile -d '' -t phasebox_argv < "/proc/$$/cmdline" ||
+		phasebox_fail "cannot read /proc/$$/cmdline"
 	chain+=( "${libexec}/phasebox-reap" "${who[@]}" --exec "${BASH}" -- )
 	exec env -i "${phasebox_environ[@]}" "${proxy_env[@]}" PHASEBOX_REEXEC="${EBUILD_PHASE}" \
 		"${chain[@]}" "${phasebox_argv[@]}"
