@@ -305,7 +305,7 @@ LINT_JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 LINT_CXX    := $(sort $(wildcard helpers/*.cc helpers/*/*.cc)) tests/probe/probe.cc
 LINT_SH      = $(sort $(wildcard bashrc.d/*.bashrc eclass/*.eclass tests/*/*.sh tests/*/*/*.sh \
 	tests/*/helpers/*.bash) \
-	$(shell awk 'FNR == 1 && /^\#!.*[\/ ]bash$$/ { print FILENAME }' .ci/* tests/*/* tests/*/helpers/* 2>/dev/null))
+	$(shell awk 'FNR == 1 && /^\#!.*[\/ ]bash$$/ { print FILENAME }' .ci/* tests/* tests/*/* tests/*/helpers/* 2>/dev/null))
 LINT_PKG    := $(sort $(wildcard sys-apps/*/*.ebuild tests/e2e/overlay/*/*/*.ebuild tests/e2e/overlay/eclass/*.eclass))
 json_str    = $(subst ",\",$(subst \,\\,$(1)))
 tidy_entry  = {"directory": "$(CURDIR)", "file": "$(1)", \
