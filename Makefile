@@ -17,11 +17,31 @@ WERROR      ?=
 SANITIZE    ?=
 
 B := build
-PB_CXXFLAGS := -std=c++20 -Wall -Wextra -Wformat=2 -Wshadow -Wnon-virtual-dtor \
+
+# Parallel by default, one job per core; `make -jN` or `make JOBS=N` says otherwise.
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS   += -j$(JOBS)
+
+# `make deps X`: the packages first.  Every goal that builds or tests waits for `deps`
+# (order-only) when it is among the goals, so that a parallel make never compiles before
+# the headers exist.
+DEPS_FIRST  := $(filter deps,$(MAKECMDGOALS))
+
+# libmount's and libcap's flags, asked of pkg-config when a recipe first needs them (then
+# kept): not when make reads this file, which in `make deps install` is before `deps` has
+# installed them.
+PKGS        := mount libcap
+pkg_query    = $(shell $(PKG_CONFIG) $(1) $(PKGS) 2>/dev/null || echo PKG-CONFIG-FAILED)
+pkg_checked  = $(if $(filter PKG-CONFIG-FAILED,$(1)),$(error pkg-config finds no $(PKGS) \
+	($(PKG_CONFIG) $(2) $(PKGS) failed): install their -dev packages (Debian: `make deps`; \
+	Gentoo: sys-apps/util-linux sys-libs/libcap) or set PKG_CONFIG_PATH),$(1))
+PKG_CFLAGS   = $(eval PKG_CFLAGS := $(call pkg_checked,$(call pkg_query,--cflags),--cflags))$(PKG_CFLAGS)
+PKG_LIBS     = $(eval PKG_LIBS := $(call pkg_checked,$(call pkg_query,--libs),--libs))$(PKG_LIBS)
+
+PB_CXXFLAGS  = -std=c++20 -Wall -Wextra -Wformat=2 -Wshadow -Wnon-virtual-dtor \
 	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPHASEBOX_VERSION='"$(VERSION)"' \
-	-DPHASEBOX_LIBEXECDIR='"$(LIBEXECDIR)"' -Ihelpers \
-	$(shell $(PKG_CONFIG) --cflags mount libcap)
-PB_LIBS := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs mount libcap)
+	-DPHASEBOX_LIBEXECDIR='"$(LIBEXECDIR)"' -Ihelpers $(PKG_CFLAGS)
+PB_LIBS      = -Wl,--as-needed $(PKG_LIBS)
 ifeq ($(WERROR),1)
 PB_CXXFLAGS += -Werror
 endif
@@ -60,13 +80,15 @@ DIST       := phasebox-$(VERSION)
 
 all: $(HELPER_BIN) $(B)/phasebox $(B)/phasebox-builtin.so
 
-$(B)/%.o: %.cc
+$(B)/%.o: %.cc | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libphasebox-common.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
+# Kept (not removed as intermediates): the next make would build them again.
+.SECONDARY: $(HELPERS:%=$(B)/helpers/%.o)
 $(B)/phasebox-%: $(B)/helpers/phasebox-%.o $(B)/libphasebox-common.a $(HELPER_SAN_OBJ)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) $(HELPER_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
@@ -76,17 +98,17 @@ $(B)/phasebox: $(B)/helpers/phasebox.o $(CMD_OBJ) $(B)/libphasebox-common.a $(HE
 # The chain as a bash loadable builtin (helpers/builtin/phasebox-builtin.cc): the three
 # links' own code, each main() renamed, position-independent, nothing exported but the
 # builtin.  Never sanitized: ASan's runtime cannot be loaded into an uninstrumented bash.
-PIC_CXXFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(PB_CXXFLAGS)) \
+PIC_CXXFLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(PB_CXXFLAGS)) \
 	-fPIC -fvisibility=hidden -fvisibility-inlines-hidden
 BUILTIN_LINKS := cgroup unshare reap
 BUILTIN_OBJ := $(B)/pic/helpers/builtin/phasebox-builtin.o \
 	$(BUILTIN_LINKS:%=$(B)/pic/helpers/phasebox-%.main.o) $(COMMON_SRC:%.cc=$(B)/pic/%.o)
 
-$(B)/pic/%.o: %.cc
+$(B)/pic/%.o: %.cc | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(CXX) $(PIC_CXXFLAGS) $(CXXFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/pic/helpers/phasebox-%.main.o: helpers/phasebox-%.cc
+$(B)/pic/helpers/phasebox-%.main.o: helpers/phasebox-%.cc | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(CXX) $(PIC_CXXFLAGS) $(CXXFLAGS) -Dmain=phasebox_$*_main -MMD -MP -c -o $@ $<
 
@@ -105,38 +127,68 @@ $(B)/unit-tests: $(UNIT_OBJ) $(B)/libphasebox-common.a
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS) -lgtest_main -lgtest -pthread
 
 # An LD_PRELOAD that holds phasebox-reap before its signal handlers exist (tests/bats).
-$(B)/phasebox-stall.so: tests/probe/stall.c
+$(B)/phasebox-stall.so: tests/probe/stall.c | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $<
 
-$(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ)
+$(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ) | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(CXX) $(PB_CXXFLAGS) $(CXXFLAGS) $(LDFLAGS) $(PB_LDFLAGS) -o $@ $^ $(PB_LIBS)
 
-check: lint check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize
+# `make check`: every stage in this order, one after the other (each builds what it needs in
+# parallel), after `test-deps`; all stages run even when one fails, and the run fails at the
+# end, naming the failed ones, with the wall time of each stage ($(B)/check-times).
+CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize
+# The test programs get no make job server nor make's flags: what they run (Portage, make
+# install, the builds in tests/dist) is not part of this make.
+TEST_ENV     := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
+check: | $(DEPS_FIRST)
+	@failed=; : >$(B)/check-times.tmp 2>/dev/null || { mkdir -p $(B) && : >$(B)/check-times.tmp; }; \
+	t_all=$$(date +%s); \
+	for s in test-deps $(CHECK_STAGES); do \
+		echo "=== make $$s"; t0=$$(date +%s); \
+		if $(MAKE) --no-print-directory $$s; then r=passed; else r=FAILED; failed="$$failed $$s"; fi; \
+		printf '%-16s %6d s  %s\n' $$s $$(( $$(date +%s) - t0 )) $$r >>$(B)/check-times.tmp; \
+	done; \
+	printf '%-16s %6d s\n' total $$(( $$(date +%s) - t_all )) >>$(B)/check-times.tmp; \
+	mv $(B)/check-times.tmp $(B)/check-times; \
+	echo "=== make check: wall time of each stage"; cat $(B)/check-times; \
+	if [ -n "$$failed" ]; then echo "make check: FAILED:$$failed"; exit 1; fi; \
+	echo "make check: every stage passed"
+
+# What the tests need besides Debian packages (tests/test-deps): the portage user, sys-apps/
+# sandbox built from its snapshot in $(PHASEBOX_VENDOR) (default ../shared/vendor) when no
+# /usr/bin/sandbox exists, and real Portage unpacked into $(B)/vendor.  Idempotent.
+# test-deps-undo removes what it added to the machine (the user and group, sandbox's files).
+test-deps: | $(DEPS_FIRST)
+	B=$(B) JOBS=$(JOBS) tests/test-deps install
+
+test-deps-undo:
+	B=$(B) tests/test-deps undo
 
 # The chain under load and faults: 1000 phases in sequence, 50 at once, helpers SIGKILLed at
 # random moments, a fork bomb under a pids limit; nothing may be left (tests/stress/run).
 check-stress: all $(B)/phasebox-probe
-	PHASEBOX_BUILD=$(abspath $(B)) tests/stress/run
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/stress/run
 
 # The unit and bats suites again, with the helpers built with ASan and UBSan (any finding
 # fails), in a build tree of their own.  Skipped when this build already is one.
-check-sanitize:
+check-sanitize: | $(DEPS_FIRST)
 ifneq ($(SANITIZE),1)
-	$(MAKE) B=$(B)-asan SANITIZE=1 check-unit check-bats
+	$(MAKE) B=$(B)-asan SANITIZE=1 check-unit
+	$(MAKE) B=$(B)-asan SANITIZE=1 check-bats
 endif
 
 check-unit: $(B)/unit-tests
-	$(B)/unit-tests --gtest_brief=1
+	$(TEST_ENV) $(B)/unit-tests --gtest_brief=1
 
 check-bats: all $(B)/phasebox-probe $(B)/phasebox-stall.so $(B)/test/phasebox.bashrc
-	PHASEBOX_BUILD=$(abspath $(B)) bats --print-output-on-failure tests/bats
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/run-bats tests/bats
 
 # phasebox.eclass and the bashrc snippet in a stubbed Portage environment (tests/eclass,
 # in the style of ::gentoo's eclass/tests).  Needs no root: the ebuild's src_test runs it.
 check-eclass: all $(B)/test/phasebox.bashrc
-	PHASEBOX_BUILD=$(abspath $(B)) bats --print-output-on-failure tests/eclass
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/run-bats tests/eclass
 
 # The release tarball: HEAD as git has it (uncommitted changes are not in it).
 dist: $(DIST).tar.gz
@@ -145,18 +197,20 @@ $(DIST).tar.gz: FORCE
 
 # The tarball alone builds and passes the tests that need no real Portage.
 check-dist: dist
-	tests/dist/check $(DIST).tar.gz
+	$(TEST_ENV) tests/dist/check $(DIST).tar.gz
 
 # Real Portage (see tests/e2e/run for how it is found; it says SKIPPED when it is not).
 # What phasebox costs per emerge, against real Portage: prints medians and ratios to the
 # no-token baseline of the same run; asserts nothing (tests/e2e/bench).
-bench: all $(B)/phasebox-probe
-	PHASEBOX_BUILD=$(abspath $(B)) tests/bench/chain
-	tests/e2e/bench
+bench: all $(B)/phasebox-probe test-deps
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/bench/chain
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/e2e/bench
 
+# Under CI=true a skipped suite fails (tests/e2e/lib.sh says so and exits 1 itself).
 check-e2e: all
-	@rc=0; tests/e2e/run || rc=$$?; \
+	@rc=0; $(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/e2e/run || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo '*** check-e2e: SKIPPED: real Portage was NOT tested (see above) ***'; \
+		if [ "$$CI" = true ]; then echo 'check-e2e: CI=true: a skipped e2e suite is a failure'; exit 1; fi; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 # libFuzzer harnesses of the parsers (tests/fuzz), built with clang, ASan and UBSan in a
@@ -166,9 +220,9 @@ FUZZ_CXX     ?= clang++
 FUZZ_SECONDS ?= 30
 FB           := $(B)-fuzz
 FUZZERS      := $(patsubst tests/fuzz/%.cc,%,$(wildcard tests/fuzz/*.cc))
-FUZZ_FLAGS   := -std=c++20 -g -O1 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
+FUZZ_FLAGS    = -std=c++20 -g -O1 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ihelpers \
 	-DPHASEBOX_VERSION='"$(VERSION)"' -DPHASEBOX_LIBEXECDIR='"$(LIBEXECDIR)"' \
-	-fsanitize=address,undefined -fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags mount libcap)
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
 
 $(FB)/common/%.o: helpers/common/%.cc
 	@mkdir -p $(@D)
@@ -187,15 +241,19 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 		grep -E 'stat::number_of_executed_units|stat::new_units_added' $(FB)/$$f.log | tr '\n' ' '; echo; \
 	done
 
-# Debian packages needed to build and test (a Gentoo system gets them from the ebuild).
-DEBIAN_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev libgtest-dev nlohmann-json3-dev bats \
-	util-linux procps psmisc iproute2 shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
-	hyperfine bubblewrap clang clang-tidy distcc distcc-pump
+# Debian packages needed to build (the first line) and to test (the rest; autoconf …
+# gawk build sys-apps/sandbox from its snapshot in `make test-deps`).  A Gentoo system gets
+# the build's from the ebuild.
+DEBIAN_BUILD_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev nlohmann-json3-dev
+DEBIAN_DEPS := $(DEBIAN_BUILD_DEPS) libgtest-dev bats git \
+	util-linux procps psmisc iproute2 libcap2-bin shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
+	hyperfine bubblewrap clang clang-tidy distcc distcc-pump \
+	autoconf automake libtool autoconf-archive gawk pax-utils bzip2
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
 	else \
-		echo "deps: no apt-get here; install libcap, util-linux (libmount), CLI11, GoogleTest and bats-core"; \
+		echo "deps: no apt-get here; install libcap, util-linux (libmount), CLI11, nlohmann-json, GoogleTest and bats-core"; \
 	fi
 
 install: all
@@ -208,6 +266,16 @@ install: all
 		> $(DESTDIR)$(DATADIR)/phasebox.bashrc
 	chmod 0644 $(DESTDIR)$(DATADIR)/phasebox.bashrc
 	$(foreach n,$(MANSECTIONS),install -m 0644 $(filter %.$(n),$(MANPAGES)) $(DESTDIR)$(MANDIR)/man$(n)/ &&) true
+
+# Removes what `make install` (with the same DESTDIR, PREFIX, … ) and `make install-bashrc-d`
+# installed, and nothing else: the bashrc.d link only while it still points at this snippet.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/phasebox $(HELPERS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
+		$(DESTDIR)$(LIBEXECDIR)/phasebox-builtin.so $(DESTDIR)$(DATADIR)/phasebox.bashrc \
+		$(foreach p,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(patsubst .%,%,$(suffix $(p)))/$(notdir $(p)))
+	@l=$(DESTDIR)$(SYSCONFDIR)/portage/bashrc.d/00-phasebox.sh; \
+	if [ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(DATADIR)/phasebox.bashrc" ]; then echo "rm -f $$l"; rm -f "$$l"; fi
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 
 # Opt-in: turn the snippet on for bashrc.d loaders (app-portage/portage-bashrc-mv, or a
 # loop over /etc/portage/bashrc.d/*.sh in /etc/portage/bashrc).  "00-" sorts it first: what
@@ -237,13 +305,14 @@ LINT_JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 LINT_CXX    := $(sort $(wildcard helpers/*.cc helpers/*/*.cc)) tests/probe/probe.cc
 LINT_SH      = $(sort $(wildcard bashrc.d/*.bashrc eclass/*.eclass tests/*/*.sh tests/*/*/*.sh \
 	tests/*/helpers/*.bash) \
-	$(shell awk 'FNR == 1 && /^\#!.*[\/ ]bash$$/ { print FILENAME }' .ci/* tests/*/* tests/*/helpers/* 2>/dev/null))
+	$(shell awk 'FNR == 1 && /^\#!.*[\/ ]bash$$/ { print FILENAME }' .ci/* tests/* tests/*/* tests/*/helpers/* 2>/dev/null))
 LINT_PKG    := $(sort $(wildcard sys-apps/*/*.ebuild tests/e2e/overlay/*/*/*.ebuild tests/e2e/overlay/eclass/*.eclass))
 json_str    = $(subst ",\",$(subst \,\\,$(1)))
 tidy_entry  = {"directory": "$(CURDIR)", "file": "$(1)", \
 	"command": "$(call json_str,clang++ $(filter-out -Werror,$(PB_CXXFLAGS)) -Wno-unknown-warning-option -c $(1))"}
 
 lint: lint-shell lint-cppcheck lint-tidy
+lint-shell lint-cppcheck lint-tidy: | $(DEPS_FIRST)
 
 lint-shell:
 	$(SHELLCHECK) $(LINT_SH)
@@ -271,6 +340,7 @@ clean:
 
 FORCE:
 
+.PHONY: test-deps test-deps-undo uninstall
 .PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
 	deps install install-bashrc-d format lint lint-shell lint-cppcheck lint-tidy clean FORCE
 -include $(wildcard $(FB)/*.d $(FB)/common/*.d)

@@ -62,6 +62,11 @@ Status write_value(int dir, const std::string& file, uint64_t v)
 	return write_file_at(dir, file, std::to_string(v));
 }
 
+// Why an I/O weight file is missing, and what to do: BFQ adds its weight files to every
+// cgroup once it is loaded (built in, or its module loaded by selecting it for a disk).
+const std::string bfq_remedy = "select bfq for the build's disk: echo bfq > /sys/block/<dev>/queue/scheduler; "
+			       "or unset PHASEBOX_IO_WEIGHT";
+
 bool exists_at(int dir, const char* name)
 {
 	struct stat st{};
@@ -171,6 +176,9 @@ Status write_v2_limits(int dir, const std::string& ctrl, const limits::Limits& l
 			// io.weight is blk-iocost's; with the BFQ scheduler it is io.bfq.weight.
 			if (exists_at(dir, "io.weight"))
 				return write_file_at(dir, "io.weight", "default " + std::to_string(*l.io_weight));
+			if (!exists_at(dir, "io.bfq.weight"))
+				return Error{ENOTSUP, "no BFQ I/O scheduler and no blk-iocost (" + bfq_remedy +
+							      "): no 'io.weight' nor 'io.bfq.weight'"};
 			return write_value(dir, "io.bfq.weight", std::min<uint64_t>(*l.io_weight, 1000));
 		}
 	}
@@ -208,8 +216,12 @@ Status write_v1_limits(int dir, const std::string& ctrl, const limits::Limits& l
 		if (l.cpu_weight) // v1 shares: 1024 is the default share, as 100 is v2's weight
 			return write_value(dir, "cpu.shares", std::max<uint64_t>(2, *l.cpu_weight * 1024 / 100));
 	} else if (ctrl == "blkio") {
-		if (l.io_weight)
+		if (l.io_weight) {
+			// v1 has no other proportional I/O weight since CFQ went (blk-iocost is cgroup2's).
+			if (!exists_at(dir, "blkio.bfq.weight"))
+				return Error{ENOTSUP, "no BFQ I/O scheduler (" + bfq_remedy + "): no 'blkio.bfq.weight'"};
 			return write_value(dir, "blkio.bfq.weight", std::min<uint64_t>(*l.io_weight, 1000));
+		}
 	}
 	return {};
 }

@@ -96,6 +96,8 @@ Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool 
 		return Error{base.error().err, base.error().what + " below " + quote(h.mount.target)};
 	Leaf leaf;
 	leaf.base = std::move(base.value());
+	// "/name" below the root, not "//name" (a mirror below a phase in v1's root cgroup)
+	const std::string below = base_path == "/" ? std::string() : base_path;
 	// Shared lock on the base: only excludes a concurrent reaper, which takes it
 	// exclusively, between our mkdir and the lock on the new leaf.
 	if (::flock(leaf.base.get(), LOCK_SH) != 0)
@@ -107,11 +109,11 @@ Result<Leaf> create_leaf(const Hierarchy& h, const std::string& base_path, bool 
 			break;
 		}
 		if (errno != EEXIST)
-			return sys_error("mkdir " + quote(base_path + "/" + name));
+			return sys_error("mkdir " + quote(below + "/" + name));
 	}
 	if (leaf.name.empty())
 		return Error{EEXIST, "no free leaf name below " + quote(base_path)};
-	leaf.path = base_path + "/" + leaf.name;
+	leaf.path = below + "/" + leaf.name;
 	leaf.dir.reset(::openat(leaf.base.get(), leaf.name.c_str(),
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
 	if (!leaf.dir.valid())

@@ -126,14 +126,98 @@ need_v1() {
 	}
 }
 
-@test "PHASEBOX_IO_WEIGHT=50 is written as the BFQ weight (v1 blkio.bfq.weight)" {
-	[[ $(<"${CG2}/cgroup.controllers") != *io* ]] || skip "cgroup2 offers io here (unit-tested)"
-	need_v1 blkio
-	run -0 --separate-stderr "${CG[@]}" --io-weight 50 -- bash -c "${CTRL_FILE_SH}" x blkio blkio.bfq.weight
-	[[ ${output} == "0 50" ]]
-	# twin: the accounting mirror alone keeps the default weight
-	run -0 --separate-stderr "${CG[@]}" -- bash -c "${CTRL_FILE_SH}" x blkio blkio.bfq.weight
-	[[ ${output} == "0 100" ]]
+# Where PHASEBOX_IO_WEIGHT goes on this kernel, as phasebox decides it
+# (common/cgroup_limits.cc): "<controller> <file>", the controller as CTRL_FILE_SH takes
+# it: "2 io.weight" (blk-iocost) or "2 io.bfq.weight" where cgroup2 offers io, "blkio
+# blkio.bfq.weight" on a v1 blkio hierarchy; "2 -" or "blkio -" where neither blk-iocost
+# nor BFQ is there to take a weight; "no-io" with no io controller at all.  BFQ, once
+# loaded (built in, or its module loaded by selecting it), is in every disk's list of
+# schedulers and gives every cgroup below the root its weight file; blk-iocost gives the
+# cgroup2 root io.cost.qos.
+io_weight_file() {
+	local bfq=0
+	grep -qw bfq /sys/block/*/queue/scheduler 2>/dev/null && bfq=1
+	if [[ -n ${CG2} && $(<"${CG2}/cgroup.controllers") == *io* ]]; then
+		if [[ -e ${CG2}/io.cost.qos ]]; then echo "2 io.weight"
+		elif (( bfq )); then echo "2 io.bfq.weight"
+		else echo "2 -"; fi
+	elif grep -Eq "^[0-9]+:([^:]*,)?blkio(,[^:]*)?:" /proc/self/cgroup; then
+		if (( bfq )); then echo "blkio blkio.bfq.weight"; else echo "blkio -"; fi
+	else
+		echo no-io
+	fi
+}
+
+# What the phase's weight file $1 holds for weight $2: BFQ's v1 file the number, the
+# cgroup2 files "default N" (CTRL_FILE_SH's output: owner, then the file).
+io_weight_want() {
+	if [[ $1 == blkio.* ]]; then echo "0 $2"; else echo "0 default $2"; fi
+}
+
+# What a kernel without a weight for the phase's I/O makes phasebox say, after
+# "PHASEBOX_IO_WEIGHT=N cannot be applied: ", for the controller $1 (as io_weight_file).
+NO_BFQ="(select bfq for the build's disk: echo bfq > /sys/block/<dev>/queue/scheduler; or unset PHASEBOX_IO_WEIGHT)"
+io_weight_refused() {
+	case $1 in
+	2) echo "no BFQ I/O scheduler and no blk-iocost ${NO_BFQ}: no 'io.weight' nor 'io.bfq.weight'" ;;
+	blkio) echo "no BFQ I/O scheduler ${NO_BFQ}: no 'blkio.bfq.weight' in '" ;;
+	*) echo "no io controller: " ;;
+	esac
+}
+
+@test "PHASEBOX_IO_WEIGHT=50 is the phase's I/O weight where the kernel weighs I/O (BFQ's blkio.bfq.weight on v1, io.weight or io.bfq.weight on cgroup2); where not, 111 before the phase runs, naming BFQ and the fix" {
+	local where c f
+	where=$(io_weight_file)
+	echo "PHASEBOX_IO_WEIGHT here: ${where}" >&2
+	c=${where% *} f=${where#* }
+	if [[ ${where} == no-io || ${f} == - ]]; then
+		run -111 --separate-stderr "${CG[@]}" --io-weight 50 -- touch "${SCRATCH}/ran"
+		[[ ${stderr} == *"phasebox-cgroup: cat/${MARK}-1 src_compile: PHASEBOX_IO_WEIGHT=50 cannot be applied: $(io_weight_refused "${c}")"* ]]
+		[[ ${stderr} == *": Operation not supported"$'\n'"phasebox-cgroup: cat/${MARK}-1 src_compile: hint: see 'Limits and accounting' in phasebox(8); PHASEBOX_FALLBACK=warn runs the phase without the limits that cannot be applied"* ]]
+		[[ ! -e ${SCRATCH}/ran && ! -s ${LOG} ]]
+		# twin: without PHASEBOX_IO_WEIGHT the same phase runs, and nothing is dropped ...
+		run -0 --separate-stderr "${CG[@]}" -- touch "${SCRATCH}/ran"
+		[[ -e ${SCRATCH}/ran ]]
+		[[ ${stderr} != *"cannot be applied"* && ${stderr} != *BFQ* ]]
+		[[ $(last limits) == '{}' && $(last dropped) == null && $(last status) == 0 ]]
+		# ... in a blkio cgroup of its own, for the accounting, where v1 has one
+		if [[ ${c} == blkio ]]; then
+			run -0 --separate-stderr "${CG[@]}" -- bash -c "${CTRL_FILE_SH}" x blkio blkio.throttle.io_service_bytes
+			[[ ${output} == "0 "* ]]
+		fi
+	else
+		run -0 --separate-stderr "${CG[@]}" --io-weight 50 -- bash -c "${CTRL_FILE_SH}" x "${c}" "${f}"
+		[[ ${output} == "$(io_weight_want "${f}" 50)" ]]
+		[[ $(last limits.io_weight) == '"50"' && $(last dropped) == null ]]
+		# twin: the accounting's cgroup alone keeps the default weight
+		run -0 --separate-stderr "${CG[@]}" -- bash -c "${CTRL_FILE_SH}" x "${c}" "${f}"
+		[[ ${output} == "$(io_weight_want "${f}" 100)" ]]
+	fi
+}
+
+@test "PHASEBOX_IO_WEIGHT=50 with --fallback warn: applied where the kernel weighs I/O; where not, the phase runs, says it dropped the I/O weight, and the record says so" {
+	local where c f
+	where=$(io_weight_file)
+	echo "PHASEBOX_IO_WEIGHT here: ${where}" >&2
+	c=${where% *} f=${where#* }
+	run -0 --separate-stderr "${CG[@]}" --io-weight 50 --fallback warn -- touch "${SCRATCH}/ran"
+	[[ -e ${SCRATCH}/ran ]]
+	[[ $(last limits.io_weight) == '"50"' && $(last status) == 0 ]]
+	if [[ ${where} == no-io || ${f} == - ]]; then
+		[[ ${stderr} == *"phasebox-cgroup: cat/${MARK}-1 src_compile: PHASEBOX_IO_WEIGHT=50 cannot be applied: $(io_weight_refused "${c}")"*"; running without it (PHASEBOX_FALLBACK=warn)"* ]]
+		[[ $(last dropped) == "[\"PHASEBOX_IO_WEIGHT=50 cannot be applied: $(io_weight_refused "${c}")"*'"]' ]]
+	else
+		# applied, so nothing dropped: the weight is in the phase's file
+		[[ ${stderr} != *"cannot be applied"* && $(last dropped) == null ]]
+		run -0 --separate-stderr "${CG[@]}" --io-weight 50 --fallback warn -- bash -c "${CTRL_FILE_SH}" x "${c}" "${f}"
+		[[ ${output} == "$(io_weight_want "${f}" 50)" ]]
+	fi
+	# twin: without PHASEBOX_IO_WEIGHT the same warn run drops nothing and says nothing of it
+	rm "${SCRATCH}/ran"
+	run -0 --separate-stderr "${CG[@]}" --fallback warn -- touch "${SCRATCH}/ran"
+	[[ -e ${SCRATCH}/ran ]]
+	[[ ${stderr} != *"cannot be applied"* && ${stderr} != *"running without it"* ]]
+	[[ $(last limits) == '{}' && $(last dropped) == null ]]
 }
 
 # --- accounting -------------------------------------------------------------------------
@@ -217,11 +301,22 @@ need_v1() {
 	run -100 --separate-stderr "${B}/phasebox-cgroup" --package "cat/${MARK}-1" --log /etc/passwd -- touch "${SCRATCH}/ran"
 	[[ ${stderr} == *"PHASEBOX_LOG: the accounting log '/etc/passwd' does not end in '.jsonl'"* ]]
 	[[ ! -e ${SCRATCH}/ran ]]
-	# twin: the same kinds of values, good, are accepted and run the program
+	# twin: the same kinds of values, good, are accepted and run the program (where the
+	# kernel weighs no I/O, PHASEBOX_IO_WEIGHT=1 is accepted too but cannot be applied:
+	# under warn the phase runs without it, and that alone is dropped)
+	local where warn=()
+	where=$(io_weight_file)
+	[[ ${where} == no-io || ${where#* } == - ]] && warn=( --fallback warn )
 	run -0 --separate-stderr "${CG[@]}" --memory-max 50% --memory-high 1.5G --memory-swap-max 0 --pids-max 4194304 \
-		--cpu-max 2.5 --cpu-weight 10000 --io-weight 1 -- touch "${SCRATCH}/ran"
+		--cpu-max 2.5 --cpu-weight 10000 --io-weight 1 "${warn[@]}" -- touch "${SCRATCH}/ran"
 	[[ -e ${SCRATCH}/ran ]]
-	[[ $(last limits.memory_max) == '"50%"' && $(last limits.cpu_max) == '"2.5"' ]]
+	[[ $(last limits.memory_max) == '"50%"' && $(last limits.cpu_max) == '"2.5"' && $(last limits.io_weight) == '"1"' ]]
+	if (( ${#warn[@]} )); then
+		[[ $(last dropped) == "[\"PHASEBOX_IO_WEIGHT=1 cannot be applied: $(io_weight_refused "${where% *}")"*'"]' ]]
+		[[ $(last dropped) != *'", "'* ]]
+	else
+		[[ $(last dropped) == null ]]
+	fi
 }
 
 @test "bad limit values in the bashrc snippet fail the phase before it runs, naming variable, value, package and phase" {
@@ -256,9 +351,18 @@ need_v1() {
 
 # --- fail closed ------------------------------------------------------------------------
 
-@test "a limit that cannot be applied fails the phase before it runs (111); --fallback warn runs it and says what was dropped" {
+@test "PHASEBOX_MEMORY_SWAP_MAX alone: where v1 has memory it cannot be applied, failing the phase before it runs (111), and --fallback warn runs it and says what was dropped; cgroup2 applies it" {
+	if [[ -n ${CG2} && $(<"${CG2}/cgroup.controllers") == *memory* ]]; then
+		# cgroup2 limits swap on its own (memory.swap.max): applied, also under warn, nothing dropped
+		run -0 --separate-stderr "${CG[@]}" --memory-swap-max 1G -- bash -c "${CTRL_FILE_SH}" x 2 memory.swap.max
+		[[ ${output} == "0 $((1 << 30))" ]]
+		[[ ${stderr} != *"cannot be applied"* && $(last dropped) == null ]]
+		run -0 --separate-stderr "${CG[@]}" --memory-swap-max 1G --fallback warn -- touch "${SCRATCH}/ran"
+		[[ -e ${SCRATCH}/ran ]]
+		[[ ${stderr} != *"running without it"* && $(last dropped) == null && $(last limits.memory_swap_max) == '"1G"' ]]
+		return
+	fi
 	need_v1 memory
-	[[ $(<"${CG2}/cgroup.controllers") != *memory* ]] || skip "cgroup2 has memory here: swap without memory is fine"
 	run -111 --separate-stderr "${CG[@]}" --memory-swap-max 1G -- touch "${SCRATCH}/ran"
 	[[ ${stderr} == *"PHASEBOX_MEMORY_SWAP_MAX=1G cannot be applied: cgroup v1 limits swap only together with memory"* ]]
 	[[ ! -e ${SCRATCH}/ran ]]

@@ -270,13 +270,21 @@ check_inside_servers() {
 @test "--net: servers inside on 127.0.0.1, 10.0.0.1, ::1, fd::1 answer a client inside (nobody, no_new_privs)" { check_inside_servers nnp; }
 
 @test "negative twin: without --net 10.0.0.1 and fd::1 are no local addresses (no server can bind)" {
-	if ip -o addr show | grep -qE ' (10\.0\.0\.1|fd::1)/'; then
-		skip "the host has 10.0.0.1 or fd::1 itself"
+	local a
+	# In this host's network namespace, unless the host has one of them itself ...
+	if ! ip -o addr show | grep -qE ' (10\.0\.0\.1|fd::1)/'; then
+		run -1 "${U}" --ipc -- "${PY}" -c "${TCP_PY}" serve 10.0.0.1 0 "${MARK}"
+		[[ ${output} == *"Cannot assign requested address"* ]]
+		run -1 "${U}" --ipc -- "${PY}" -c "${TCP_PY}" serve fd::1 0 "${MARK}"
+		[[ ${output} == *"Cannot assign requested address"* ]]
 	fi
-	run -1 "${U}" --ipc -- "${PY}" -c "${TCP_PY}" serve 10.0.0.1 0 "${MARK}"
-	[[ ${output} == *"Cannot assign requested address"* ]]
-	run -1 "${U}" --ipc -- "${PY}" -c "${TCP_PY}" serve fd::1 0 "${MARK}"
-	[[ ${output} == *"Cannot assign requested address"* ]]
+	# ... and on any host in a new network namespace made without phasebox (util-linux
+	# unshare, its loopback up): the addresses are what --net adds
+	for a in 10.0.0.1 fd::1; do
+		run -1 unshare --net bash -c 'ip link set lo up && exec "$@"' x \
+			"${U}" --ipc -- "${PY}" -c "${TCP_PY}" serve "${a}" 0 "${MARK}"
+		[[ ${output} == *"Cannot assign requested address"* ]]
+	done
 }
 
 check_getent() {
@@ -309,10 +317,17 @@ check_uts() {
 check_uts_twin() {
 	local host
 	host=$(hostname)
-	[[ ${host} != localhost ]] || skip "the host is called localhost itself"
 	pb_as "$1"
-	run -0 "${AS[@]}" "${U}" --net --hostname "${MARK}" -- hostname
-	[[ ${output} == "${host}" ]]
+	# In this host's UTS namespace, where its name is not localhost itself ...
+	if [[ ${host} != localhost ]]; then
+		run -0 "${AS[@]}" "${U}" --net --hostname "${MARK}" -- hostname
+		[[ ${output} == "${host}" ]]
+	fi
+	# ... and on any host in a UTS namespace of the test's own, named after the marker
+	run -0 unshare --uts bash -c 'hostname "$1-host" && shift && exec "$@"' x "${MARK}" \
+		"${AS[@]}" "${U}" --net --hostname "${MARK}" -- hostname
+	[[ ${output} == "${MARK}-host" ]]
+	[[ $(hostname) == "${host}" ]]
 }
 @test "negative twin: without --uts the hostname inside is the host's (root)" { check_uts_twin root; }
 @test "negative twin: without --uts the hostname inside is the host's (nobody)" { check_uts_twin nobody; }

@@ -30,7 +30,20 @@ skip_suite() {
 	local line
 	line="SKIPPED: $* — real Portage was NOT tested"
 	printf '\n%s\n%s\n%s\n\n' "${line//?/*}" "${line}" "${line//?/*}"
+	if [[ ${CI:-} == true ]]; then
+		echo "not ok - CI=true: the e2e suite may not be skipped (${*})"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 	exit 77
+}
+
+# skip_scenario <what is missing>: a scenario (or part) that cannot run here says so, loudly;
+# under CI=true that is a failure of the run, naming what was missing.
+skip_scenario() {
+	echo "SKIPPED: $*"
+	[[ ${CI:-} == true ]] && not_ok "CI=true: nothing may be skipped: $*"
+	return 0
 }
 
 die_harness() {
@@ -41,19 +54,29 @@ die_harness() {
 # ---------------------------------------------------------------------------------------
 # Preconditions: every one that fails means "nothing tested", never "passed".
 
+# Portage, in this order: ${PHASEBOX_PORTAGE_SRC} (a source checkout named by the caller);
+# the tree `make test-deps` unpacked from ../shared/vendor into the build tree
+# (${PHASEBOX_BUILD:-<checkout>/build}/vendor/portage); the system's own `emerge`.
 find_portage() {
-	if [[ -n ${PHASEBOX_PORTAGE_SRC:-} ]]; then
-		portage_src=$(realpath -e -- "${PHASEBOX_PORTAGE_SRC}") ||
-			die_harness "PHASEBOX_PORTAGE_SRC='${PHASEBOX_PORTAGE_SRC}' does not exist"
+	local vendored=${PHASEBOX_BUILD:-${repo}/build}/vendor/portage
+	if [[ -n ${PHASEBOX_PORTAGE_SRC:-} || -f ${vendored}/bin/emerge ]]; then
+		if [[ -n ${PHASEBOX_PORTAGE_SRC:-} ]]; then
+			portage_src=$(realpath -e -- "${PHASEBOX_PORTAGE_SRC}") ||
+				die_harness "PHASEBOX_PORTAGE_SRC='${PHASEBOX_PORTAGE_SRC}' does not exist"
+			portage_from="PHASEBOX_PORTAGE_SRC"
+		else
+			portage_src=$(realpath -e -- "${vendored}") || die_harness "cannot resolve '${vendored}'"
+			portage_from="unpacked by make test-deps from its snapshot"
+		fi
 		[[ -f ${portage_src}/bin/emerge && -f ${portage_src}/lib/portage/__init__.py ]] ||
-			die_harness "PHASEBOX_PORTAGE_SRC='${portage_src}' is not a Portage checkout (no bin/emerge, lib/portage)"
+			die_harness "'${portage_src}' (${portage_from}) is not a Portage checkout (no bin/emerge, lib/portage)"
 		# A Python under /root (pyenv, …) is not reachable by the portage user.
 		python=${E2E_PYTHON:-/usr/bin/python3}
 		[[ -x ${python} ]] || python=$(command -v python3) ||
 			die_harness "no python3 for Portage (set E2E_PYTHON)"
 		emerge_cmd=(env "PYTHONPATH=${portage_src}/lib" "${python}" "${portage_src}/bin/emerge")
 		portage_cnf=${portage_src}/cnf
-		portage_desc="Portage source checkout ${portage_src} ($(git -C "${portage_src}" describe --always --tags 2>/dev/null || echo unknown)), ${python}"
+		portage_desc="Portage source tree ${portage_src}, ${portage_from} ($(portage_version)), ${python}"
 	elif command -v emerge >/dev/null; then
 		portage_src=
 		python=
@@ -62,9 +85,20 @@ find_portage() {
 		# shellcheck disable=SC2034 # portage_desc: printed by run and bench
 		portage_desc="system emerge $(command -v emerge)"
 	else
-		skip_suite "no Portage found (set PHASEBOX_PORTAGE_SRC=<portage checkout> or install sys-apps/portage)"
+		skip_suite "no Portage found: no snapshot unpacked by 'make test-deps' (${vendored}: needs ../shared/vendor or PHASEBOX_VENDOR), no PHASEBOX_PORTAGE_SRC=<portage checkout>, no system emerge"
 	fi
 	[[ -f ${portage_cnf}/make.globals ]] || die_harness "no make.globals in '${portage_cnf}'"
+}
+
+# portage_version: the version of the Portage at ${portage_src}, as it says itself.
+# A tree from a git archive has no git to ask ("HEAD"): then meson.build's version.
+portage_version() {
+	local v
+	v=$(PYTHONPATH=${portage_src}/lib "${python}" -c 'import portage; print(portage.VERSION)' 2>/dev/null)
+	if [[ -z ${v} || ${v} == HEAD ]]; then
+		v=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "${portage_src}/meson.build" 2>/dev/null | head -n 1)
+	fi
+	echo "${v:-version unknown}"
 }
 
 check_machine() {
@@ -77,8 +111,20 @@ check_machine() {
 	if [[ -n ${portage_src} ]]; then
 		"${as_portage[@]}" "${python}" -c 'import sys' 2>/dev/null ||
 			skip_suite "the portage user cannot run '${python}' (set E2E_PYTHON to a Python it can reach)"
-		"${as_portage[@]}" test -r "${portage_src}/bin/ebuild.sh" ||
-			skip_suite "the portage user cannot read '${portage_src}/bin/ebuild.sh' (every directory up to the checkout must be traversable)"
+		if ! "${as_portage[@]}" test -r "${portage_src}/bin/ebuild.sh"; then
+			# A checkout below a directory the portage user cannot enter (/root, a 0700
+			# home): run a copy of the tree from a directory it can.
+			portage_copy=$(mktemp -d /tmp/phasebox-e2e-portage.XXXXXX) || die_harness "mktemp failed"
+			chmod 755 "${portage_copy}"
+			{ cp -a "${portage_src}/." "${portage_copy}/" && chmod -R a+rX "${portage_copy}"; } ||
+				die_harness "cannot copy '${portage_src}' to '${portage_copy}'"
+			info "the portage user cannot read '${portage_src}': running a copy in ${portage_copy}"
+			portage_src=${portage_copy}
+			emerge_cmd=(env "PYTHONPATH=${portage_src}/lib" "${python}" "${portage_src}/bin/emerge")
+			portage_cnf=${portage_src}/cnf
+			"${as_portage[@]}" test -r "${portage_src}/bin/ebuild.sh" ||
+				skip_suite "the portage user cannot read '${portage_src}/bin/ebuild.sh' even in a copy"
+		fi
 	fi
 	cgroup2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
 		/proc/self/mountinfo | head -n 1)
@@ -300,6 +346,7 @@ cleanup() {
 	done
 	# What the caller set up besides (servers, IPC objects, …).
 	if declare -F cleanup_local >/dev/null; then cleanup_local; fi
+	[[ -n ${portage_copy:-} ]] && rm -rf "${portage_copy}"
 	if [[ ${E2E_KEEP:-0} == 1 ]]; then
 		echo "# kept ${scratch}"
 	elif [[ -n ${scratch:-} ]]; then

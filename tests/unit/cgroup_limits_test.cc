@@ -140,6 +140,25 @@ TEST(WriteV2, BfqWeightWithoutIoCost)
 	EXPECT_EQ(get(t / "io.bfq.weight"), "1000");
 }
 
+TEST(WriteV2, IoWeightWithoutIoCostOrBfqFailsClosedNamingCauseAndFix)
+{
+	TempDir t; // a leaf of a kernel with neither blk-iocost nor BFQ: no weight file at all
+	put(t / "io.stat", "");
+	auto d = dirfd(t.path());
+	auto s = write_v2_limits(d.get(), "io", limits({{lim::Key::io_weight, "50"}}));
+	ASSERT_FALSE(s.ok());
+	EXPECT_EQ(s.error().err, ENOTSUP);
+	EXPECT_EQ(s.error().what, "no BFQ I/O scheduler and no blk-iocost (select bfq for the build's disk: "
+				  "echo bfq > /sys/block/<dev>/queue/scheduler; or unset PHASEBOX_IO_WEIGHT): "
+				  "no 'io.weight' nor 'io.bfq.weight'");
+	// nothing was made in its place
+	EXPECT_EQ(::faccessat(d.get(), "io.bfq.weight", F_OK, 0), -1);
+	// twin: no PHASEBOX_IO_WEIGHT, nothing to write there: no error (the io controller
+	// still counts the phase's I/O)
+	EXPECT_TRUE(write_v2_limits(d.get(), "io", limits({{lim::Key::pids_max, "5"}})).ok());
+	EXPECT_TRUE(write_v2_limits(d.get(), "io", lim::Limits{}).ok());
+}
+
 TEST(WriteV2, MissingFileIsAnError)
 {
 	TempDir t;
@@ -188,6 +207,31 @@ TEST(WriteV1, SwapNeedsMemoryMaxAndMemsw)
 	s = write_v1_limits(d.get(), "memory", limits({{lim::Key::memory_max, "1G"}, {lim::Key::memory_swap_max, "1G"}}));
 	ASSERT_FALSE(s.ok());
 	EXPECT_NE(s.error().what.find("swapaccount=1"), std::string::npos);
+}
+
+TEST(WriteV1, IoWeightWithoutBfqFailsClosedNamingCauseAndFix)
+{
+	TempDir t; // a v1 blkio leaf of a kernel without BFQ: the throttle and accounting files only
+	put(t / "blkio.throttle.io_service_bytes_recursive", "Total 0\n");
+	auto d = dirfd(t.path());
+	auto s = write_v1_limits(d.get(), "blkio", limits({{lim::Key::io_weight, "50"}}));
+	ASSERT_FALSE(s.ok());
+	EXPECT_EQ(s.error().err, ENOTSUP);
+	EXPECT_EQ(s.error().what, "no BFQ I/O scheduler (select bfq for the build's disk: "
+				  "echo bfq > /sys/block/<dev>/queue/scheduler; or unset PHASEBOX_IO_WEIGHT): "
+				  "no 'blkio.bfq.weight'");
+	EXPECT_EQ(::faccessat(d.get(), "blkio.bfq.weight", F_OK, 0), -1);
+	// twin: the blkio mirror without PHASEBOX_IO_WEIGHT (accounting only) writes nothing
+	// and is no error; the other controllers' limits are not held up by it
+	EXPECT_TRUE(write_v1_limits(d.get(), "blkio", limits({{lim::Key::pids_max, "5"}})).ok());
+	EXPECT_TRUE(write_v1_limits(d.get(), "blkio", lim::Limits{}).ok());
+	put(t / "pids.max", "");
+	ASSERT_TRUE(write_v1_limits(d.get(), "pids", limits({{lim::Key::pids_max, "5"}, {lim::Key::io_weight, "50"}})).ok());
+	EXPECT_EQ(get(t / "pids.max"), "5");
+	// and with BFQ there, the same limit is written (capped at BFQ's 1000)
+	put(t / "blkio.bfq.weight", "");
+	ASSERT_TRUE(write_v1_limits(d.get(), "blkio", limits({{lim::Key::io_weight, "5000"}})).ok());
+	EXPECT_EQ(get(t / "blkio.bfq.weight"), "1000");
 }
 
 TEST(Parsers, KeyedValue)

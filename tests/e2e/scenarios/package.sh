@@ -132,7 +132,7 @@ location = ${overlay}"
 	if (( have_sandbox )); then
 		write_make_conf "${name}" sandbox usersandbox "${native_off[@]}"
 	else
-		echo "SKIPPED (part): ${name}: /usr/bin/sandbox does not exist: src_test runs without sys-apps/sandbox"
+		skip_scenario "(part) ${name}: /usr/bin/sandbox does not exist: src_test runs without sys-apps/sandbox"
 		write_make_conf "${name}" "${native_off[@]}"
 	fi
 	echo 'MAKEOPTS="-j2"' >> "${eprefix}/etc/portage/make.conf"

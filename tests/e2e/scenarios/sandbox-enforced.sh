@@ -14,7 +14,7 @@ e2e_more_scenarios+=(sandbox-enforced)
 scenario_sandbox-enforced() {
 	local name method dir=/var/lib/phasebox-e2e.${marker}
 	if (( ! have_sandbox )); then
-		echo "SKIPPED: sandbox-enforced scenario: /usr/bin/sandbox does not exist (install sys-apps/sandbox)"
+		skip_scenario "sandbox-enforced scenario: /usr/bin/sandbox does not exist (make test-deps installs sys-apps/sandbox from its snapshot; or install sys-apps/sandbox)"
 		return
 	fi
 	mkdir -m 0755 "${dir}" || { not_ok "sandbox-enforced: mkdir ${dir}"; return; }
