@@ -38,6 +38,16 @@ ns() {
 	run -2 "${GUARD}" frobnicate
 }
 
+@test "tests/state/guard run: the command's status; 1 when it passed but wrote the default log (private /var/log)" {
+	run -1 ns /var/log '"$1" run -- bash -c "mkdir /var/log/phasebox && echo {} >/var/log/phasebox/accounting.jsonl"' "${GUARD}"
+	[[ ${output} == *"now:"*"/var/log/phasebox/accounting.jsonl"* ]]
+	run -0 ns /var/log '"$1" run -- true' "${GUARD}"
+	[[ -z ${output} ]]
+	run -3 ns /var/log '"$1" run -- bash -c "exit 3"' "${GUARD}"
+	run -3 ns /var/log '"$1" run -- bash -c "mkdir /var/log/phasebox; exit 3"' "${GUARD}"
+	[[ ${output} == *"now:"*"/var/log/phasebox"* ]]
+}
+
 @test "phasebox-cgroup without --log appends to /var/log/phasebox/accounting.jsonl, phasebox report reads it there, and the guard sees the write" {
 	run -1 ns /var/log '"$1" save "$2/state" || exit 97
 		env -u PHASEBOX_LOG "$3" --package "cat/$4" --phase src_compile -- true || exit 96
