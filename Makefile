@@ -145,7 +145,7 @@ CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e c
 # install, the builds in tests/dist) is not part of this make.
 TEST_ENV     := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
 check: | $(DEPS_FIRST)
-	@failed=; : >$(B)/check-times.tmp 2>/dev/null || { mkdir -p $(B) && : >$(B)/check-times.tmp; }; \
+	@failed=; mkdir -p $(B) && : >$(B)/check-times.tmp || exit 1; \
 	tests/state/guard save $(B)/machine-state || failed=" state-guard"; \
 	t_all=$$(date +%s); \
 	for s in test-deps $(CHECK_STAGES); do \
