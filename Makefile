@@ -137,19 +137,24 @@ $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ) | $(DEPS_FIRST)
 
 # `make check`: every stage in this order, one after the other (each builds what it needs in
 # parallel), after `test-deps`; all stages run even when one fails, and the run fails at the
-# end, naming the failed ones, with the wall time of each stage ($(B)/check-times).
+# end, naming the failed ones, with the wall time of each stage ($(B)/check-times).  Around
+# it all, tests/state/guard: the run fails when anything touched the machine's own phasebox
+# state (/var/log/phasebox, an installed copy), which no test may.
 CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize
 # The test programs get no make job server nor make's flags: what they run (Portage, make
 # install, the builds in tests/dist) is not part of this make.
 TEST_ENV     := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
 check: | $(DEPS_FIRST)
-	@failed=; : >$(B)/check-times.tmp 2>/dev/null || { mkdir -p $(B) && : >$(B)/check-times.tmp; }; \
+	@failed=; mkdir -p $(B) && : >$(B)/check-times.tmp || exit 1; \
+	tests/state/guard save $(B)/machine-state || failed=" state-guard"; \
 	t_all=$$(date +%s); \
 	for s in test-deps $(CHECK_STAGES); do \
 		echo "=== make $$s"; t0=$$(date +%s); \
 		if $(MAKE) --no-print-directory $$s; then r=passed; else r=FAILED; failed="$$failed $$s"; fi; \
 		printf '%-16s %6d s  %s\n' $$s $$(( $$(date +%s) - t0 )) $$r >>$(B)/check-times.tmp; \
 	done; \
+	echo "=== tests/state/guard check: did any stage touch the machine's own phasebox state?"; \
+	tests/state/guard check $(B)/machine-state || failed="$$failed state-guard"; \
 	printf '%-16s %6d s\n' total $$(( $$(date +%s) - t_all )) >>$(B)/check-times.tmp; \
 	mv $(B)/check-times.tmp $(B)/check-times; \
 	echo "=== make check: wall time of each stage"; cat $(B)/check-times; \
@@ -203,8 +208,8 @@ check-dist: dist
 # What phasebox costs per emerge, against real Portage: prints medians and ratios to the
 # no-token baseline of the same run; asserts nothing (tests/e2e/bench).
 bench: all $(B)/phasebox-probe test-deps
-	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/bench/chain
-	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/e2e/bench
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/state/guard run -- tests/bench/chain
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/state/guard run -- tests/e2e/bench
 
 # Under CI=true a skipped suite fails (tests/e2e/lib.sh says so and exits 1 itself).
 check-e2e: all

@@ -128,20 +128,15 @@ HierarchyChoice to_choice(const std::string& s)
 
 std::chrono::milliseconds seconds(unsigned s) { return std::chrono::milliseconds(s * 1000ULL); }
 
-std::string self_path()
-{
-	char buf[4096];
-	ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-	return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string(prog);
-}
-
 // One message for a leaf that cannot be had: the failure, its likely cause and the remedy.
 void report_setup_failure(const Error& e, bool not_delegated, bool no_hierarchy)
 {
 	std::string hint = diag::diagnose_cgroup(e.err, not_delegated, no_hierarchy, diag::read_host()).hint();
+	// This helper's own installation: in the bash builtin /proc/self/exe is bash, and the
+	// helpers are where phasebox-builtin.so was loaded from (isolate::self_dir()).
 	const std::string placeholder = "<libexec>/phasebox-cgroup";
 	if (auto at = hint.find(placeholder); at != std::string::npos)
-		hint.replace(at, placeholder.size(), self_path());
+		hint.replace(at, placeholder.size(), isolate::self_dir() + "/phasebox-cgroup");
 	report::error(e, hint);
 }
 

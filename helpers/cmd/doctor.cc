@@ -6,8 +6,9 @@
 // delegated, controllers), user namespaces (sysctls, a probe), no_new_privs, the
 // capability bounding set, the seccomp mode, which namespace operations are refused (each
 // probed with the very steps phasebox-unshare takes, in a throw-away child), the container
-// it runs in (markers alone are not proof), whether sys-apps/sandbox's ptrace works, and
-// for every phasebox FEATURES token: works / fails and why / degrades under
+// it runs in (markers alone are not proof), whether sys-apps/sandbox's ptrace works, the
+// helpers of its own installation (common/install.hh) and whether bash loads their
+// builtin, and for every phasebox FEATURES token: works / fails and why / degrades under
 // PHASEBOX_FALLBACK=warn.  The verdicts are for the user doctor runs as (run it as
 // portage too: the userpriv phases run as that user).  FEATURES and PHASEBOX_FALLBACK come
 // from --features/--fallback, else from Portage (`portageq envvar`), else from the
@@ -19,6 +20,7 @@
 #include "common/cli.hh"
 #include "common/diagnose.hh"
 #include "common/exit_status.hh"
+#include "common/install.hh"
 #include "common/isolate.hh"
 #include "common/probes.hh"
 #include "common/spawn.hh"
@@ -143,6 +145,7 @@ struct Report {
 	std::string fallback;
 	std::string ionice;        // PORTAGE_IONICE_COMMAND
 	std::string ionice_source; // "" when neither Portage nor the environment had it
+	install::Helpers helpers;  // this installation's helpers (install::helpers())
 };
 
 // Under fail, PHASEBOX_FALLBACK=warn is one more remedy.
@@ -332,45 +335,48 @@ void system_checks(Report& r, const probes::CgroupProbe& cg)
 	     premedy});
 }
 
+// Where this program's own installation keeps the helpers (common/install.hh): next to
+// it, else LIBEXECDIR as built.  The rows and the remedies below name what is there.
+void helpers_check(Report& r)
+{
+	const std::string exe = install::self_exe();
+	const bool found = ::access((r.helpers.dir + "/phasebox-cgroup").c_str(), X_OK) == 0;
+	const std::string self = exe.empty() ? std::string("this program") : exe;
+	const std::string how =
+	    r.helpers.as_built ? "LIBEXECDIR as built; none next to " + self : "next to " + self;
+	r.checks.push_back(
+	    {"helpers", found,
+	     r.helpers.dir + " (" + how + ")" + (found ? "" : ": no phasebox-cgroup there"),
+	     "install phasebox (make install, with the PREFIX or BINDIR and LIBEXECDIR it was "
+	     "built with)"});
+}
+
 // How phases are isolated here: in their own shell (bash loads the builtin) or re-executed.
 // Either works: this row informs, it never fails the verdict.
 void method_check(Report& r)
 {
-	// Where the helpers are: LIBEXECDIR as built; else, for a tree installed with another
-	// PREFIX than it was built with, ../libexec/phasebox next to this program; else this
-	// program's own directory (the build tree).
-	std::string self;
-	{
-		char buf[4096];
-		ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-		if (n > 0)
-			self.assign(buf, static_cast<size_t>(n));
-	}
-	const std::string here = self.substr(0, self.rfind('/'));
-	std::string so = std::string(PHASEBOX_LIBEXECDIR) + "/phasebox-builtin.so";
-	for (const std::string& c : {so, here + "/../libexec/phasebox/phasebox-builtin.so", here + "/phasebox-builtin.so"})
-		if (!self.empty() && ::access(c.c_str(), R_OK) == 0) {
-			so = c;
-			break;
-		}
+	std::string so = r.helpers.dir + "/phasebox-builtin.so";
 	if (char* real = ::realpath(so.c_str(), nullptr)) {
 		so = real;
 		std::free(real);
 	}
-	Captured c = capture({"bash", "-c", "enable -f \"$1\" phasebox_isolate || exit 2; phasebox_isolate --isolated; [ $? -eq 1 ]", "bash", so}, true);
+	const std::string script = "enable -f \"$1\" phasebox_isolate || exit 2; phasebox_isolate "
+	                           "--isolated; [ $? -eq 1 ]";
+	Captured c = capture({"bash", "-c", script, "bash", so}, true);
 	r.checks.push_back({"phase method", true,
-			    c.status == 0 ? "in the phase's own shell (bash loads " + so + ")"
-					  : "re-executed (bash cannot load " + so +
-						    (c.out.empty() ? std::string() : ": " + c.out) + ")",
-			    ""});
+	                    c.status == 0
+	                        ? "in the phase's own shell (bash loads " + so + ")"
+	                        : "re-executed (bash cannot load " + so +
+	                              (c.out.empty() ? std::string() : ": " + c.out) + ")",
+	                    ""});
 }
 
-// The remedies name the installed helpers (the Makefile's LIBEXECDIR).
-std::string installed(std::string s)
+// The remedies name the helpers of this installation.
+std::string installed(std::string s, const Report& r)
 {
 	const std::string placeholder = "<libexec>";
 	for (auto at = s.find(placeholder); at != std::string::npos; at = s.find(placeholder))
-		s.replace(at, placeholder.size(), PHASEBOX_LIBEXECDIR);
+		s.replace(at, placeholder.size(), r.helpers.dir);
 	return s;
 }
 
@@ -417,7 +423,7 @@ void print_json(const Report& r, bool ok)
 		const auto& c = r.checks[i];
 		std::printf("%s{\"name\":%s,\"ok\":%s,\"detail\":%s,\"remedy\":%s}", i ? "," : "",
 		            q(c.name).c_str(), c.ok ? "true" : "false", q(c.detail).c_str(),
-		            q(c.ok ? "" : installed(c.remedy)).c_str());
+		            q(c.ok ? "" : installed(c.remedy, r)).c_str());
 	}
 	std::printf("],\"features\":[");
 	for (size_t i = 0; i < r.verdicts.size(); ++i) {
@@ -426,17 +432,18 @@ void print_json(const Report& r, bool ok)
 		            "s,\"remedy\":%s}",
 		            i ? "," : "", q(v.token).c_str(), v.asked ? "true" : "false",
 		            q(v.verdict).c_str(), q(v.cause).c_str(), q(v.detail).c_str(),
-		            q(installed(v.remedy)).c_str());
+		            q(installed(v.remedy, r)).c_str());
 	}
 	std::printf("]}\n");
 }
 
 // "remedy: [N] TEXT" the first time a remedy is printed, "remedy: [N]" after that.
 struct Remedies {
+	const Report& report;
 	std::vector<std::string> seen;
 	void print(const std::string& text)
 	{
-		const std::string r = installed(text);
+		const std::string r = installed(text, report);
 		if (r.empty())
 			return;
 		for (size_t i = 0; i < seen.size(); ++i)
@@ -451,7 +458,7 @@ struct Remedies {
 
 void print_human(const Report& r, bool ok)
 {
-	Remedies rem;
+	Remedies rem{r, {}};
 	struct utsname u {
 	};
 	::uname(&u);
@@ -571,7 +578,9 @@ int run(int argc, char** argv)
 		return exit_code::usage;
 	}
 	probes::CgroupProbe cg = probes::cgroup();
+	r.helpers = install::helpers();
 	system_checks(r, cg);
+	helpers_check(r);
 	method_check(r);
 	r.verdicts.push_back(cgroup_verdict(cg, r));
 	r.verdicts.push_back(

@@ -1,6 +1,7 @@
 #include "isolate.hh"
 
 #include "inprocess.hh"
+#include "install.hh"
 
 #include "fd.hh"
 #include "namespaces.hh"
@@ -162,13 +163,10 @@ std::string self_dir()
 {
 	if (inprocess::active())
 		return inprocess::dir();
-	char buf[4096];
-	ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-	if (n <= 0)
-		return "";
-	std::string p(buf, static_cast<size_t>(n));
-	auto slash = p.rfind('/');
-	return slash == std::string::npos ? "" : p.substr(0, slash);
+	const std::string exe = install::self_exe();
+	if (exe.empty())
+		return install::built_libexecdir();
+	return exe.substr(0, exe.rfind('/'));
 }
 
 std::optional<std::vector<std::string>> forward_dropped(const std::vector<std::string>& next,

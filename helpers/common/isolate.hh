@@ -45,7 +45,9 @@ diag::Diagnosis diagnose(const NsFailure& f, const NsPlan& plan, const diag::Hos
 // "the network, uts namespaces" for flags.
 std::string describe_namespaces(int flags);
 
-// The directory of this helper's own executable ("" when unknown).
+// The directory of this helper's own executable: its installation (the bash builtin's:
+// where phasebox-builtin.so was loaded from); LIBEXECDIR as built when /proc/self/exe
+// cannot be read (see install.hh).
 std::string self_dir();
 
 // When next[0] is a phasebox helper from `dir` that takes --dropped, the same argv with

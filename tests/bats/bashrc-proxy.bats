@@ -30,7 +30,7 @@ ebuild() {
 	O="${SCRATCH}/o.$(compgen -G "${SCRATCH}/o.*" | wc -l)"
 	mkdir "${O}"
 	env -i PATH=/usr/bin:/bin HOME=/ TERM=dumb PB_SNIPPET="${SNIPPET}" PB_OUT="${O}" T="${T}" \
-		EBUILD_PHASE="${phase}" EBUILD_PHASE_FUNC="src_${phase}" CATEGORY=app-misc PF="${MARK}-1" \
+		PHASEBOX_LOG="${PHASEBOX_LOG}" EBUILD_PHASE="${phase}" EBUILD_PHASE_FUNC="src_${phase}" CATEGORY=app-misc PF="${MARK}-1" \
 		"$@" /bin/bash "${FAKE}"
 }
 

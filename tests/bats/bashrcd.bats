@@ -42,7 +42,7 @@ phase() {
 	local rc=$1
 	shift
 	env -i PATH=/usr/bin:/bin HOME=/ TERM=dumb PB_ECLASSDIR="${ECLASSDIR}" PB_BODY="${BODY}" \
-		PB_BASHRC="${rc}" BROOT=/nonexistent T="${SCRATCH}/T" S="${SCRATCH}" EBUILD_PHASE=compile \
+		PB_BASHRC="${rc}" BROOT=/nonexistent T="${SCRATCH}/T" S="${SCRATCH}" EBUILD_PHASE=compile PHASEBOX_LOG="${PHASEBOX_LOG}" \
 		PF="${MARK}-1" FEATURES="userpriv phasebox-cgroup" "$@" /bin/bash "${FAKE}"
 }
 

@@ -15,7 +15,7 @@ setup() {
 	pb_setup builtin
 	SO="${B}/phasebox-builtin.so"
 	W=( --package "cat/${MARK}" --phase src_compile )
-	CHAIN=( "${B}/phasebox-cgroup" "${W[@]}" -- "${B}/phasebox-unshare" "${W[@]}" --net --uts --ipc --pid --mount --
+	CHAIN=( "${B}/phasebox-cgroup" "${W[@]}" --log "${PHASEBOX_LOG}" -- "${B}/phasebox-unshare" "${W[@]}" --net --uts --ipc --pid --mount --
 		"${B}/phasebox-reap" "${W[@]}" -- )
 	HOST_NET=$(readlink /proc/self/ns/net)
 }

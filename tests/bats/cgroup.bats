@@ -193,16 +193,16 @@ in_private_mounts() {
 	local sup child daemons d stale rc outer
 	mkfifo "${SCRATCH}/sup" "${SCRATCH}/up" "${SCRATCH}/go"
 	"${CG[@]}" --phase outer -- bash -c '
-		cg=$1 p=$2 mark=$3 s=$4
-		"$cg" --package "cat/$mark" --phase src_compile -- bash -c \
+		cg=$1 p=$2 mark=$3 s=$4 log=$5
+		"$cg" --package "cat/$mark" --phase src_compile --log "$log" -- bash -c \
 			"\"\$0\" daemonize \"\$1\" \"\$2\" >/dev/null && exec \"\$0\" wait-forever \"\$3\"" \
 			"$p" "$mark" "$s/daemons" "$s/up" &
 		echo "$!" >"$s/sup"
 		wait "$!"
 		echo "inner=$?"
 		read -r _ <"$s/go"
-		exec "$cg" --package "cat/$mark" --phase src_compile -- true
-	' outer "${B}/phasebox-cgroup" "${P}" "${MARK}" "${SCRATCH}" >"${SCRATCH}/outer" 3>&- &
+		exec "$cg" --package "cat/$mark" --phase src_compile --log "$log" -- true
+	' outer "${B}/phasebox-cgroup" "${P}" "${MARK}" "${SCRATCH}" "${PHASEBOX_LOG}" >"${SCRATCH}/outer" 3>&- &
 	outer=$!
 	sup=$(pb_await "${SCRATCH}/sup")
 	child=$(pb_await "${SCRATCH}/up")

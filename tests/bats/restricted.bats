@@ -70,7 +70,7 @@ phase() {
 	rm -rf "${O}"
 	mkdir -m 777 "${O}"
 	"${R}" "${opts[@]}" -- env -i PATH=/usr/bin:/bin HOME=/ TERM=dumb PB_SNIPPET="${SNIPPET}" PB_OUT="${O}" \
-		EBUILD_PHASE=compile EBUILD_PHASE_FUNC=src_compile CATEGORY=app-misc PF="${MARK}-1" "$@" \
+		EBUILD_PHASE=compile EBUILD_PHASE_FUNC=src_compile CATEGORY=app-misc PF="${MARK}-1" PHASEBOX_LOG="${PHASEBOX_LOG}" "$@" \
 		/bin/bash "${FAKE}"
 }
 

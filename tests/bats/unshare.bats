@@ -947,7 +947,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "${U}" --pid --mount -- "${B}/phasebox-reap
 
 @test "chain: phasebox-cgroup -- phasebox-unshare -- phasebox-reap (root)" {
 	[[ -n ${CG2} ]] || skip "no cgroup2 hierarchy"
-	run -42 "${B}/phasebox-cgroup" --package "test/${MARK}" -- "${U}" --net --uts --ipc --pid -- "${B}/phasebox-reap" -- \
+	run -42 "${B}/phasebox-cgroup" --package "test/${MARK}" --log "${SCRATCH}/log/accounting.jsonl" -- "${U}" --net --uts --ipc --pid -- "${B}/phasebox-reap" -- \
 		bash -c "${CHAIN_SH}" x "${MARK}"
 	[[ ${output} =~ cgroup\ /phasebox/leaves/test:${MARK}:phase\.pb[0-9]+$'\n' ]]
 	check_chain_result

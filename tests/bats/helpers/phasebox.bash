@@ -12,6 +12,13 @@ pb_setup() {
 	SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pb${1}.XXXXXX")
 	chmod 755 "${SCRATCH}"
 	mkdir -m 1777 "${SCRATCH}/w" # writable by nobody
+	# The test's accounting log.  Every record a test makes goes here, never to the
+	# machine's own /var/log/phasebox: the helpers' default without --log, the snippet's
+	# without PHASEBOX_LOG, the keeper's without adopt --log.  Exported for what runs the
+	# snippet; a test that clears the environment (env -i) passes it on, and a helper run
+	# directly gets --log "${PHASEBOX_LOG}" (tests/bats/guard.bats checks the default
+	# path in a mount namespace of its own; tests/state/guard, around the suite, the host).
+	export PHASEBOX_LOG="${SCRATCH}/log/accounting.jsonl"
 	: >"${SCRATCH}/invs"
 	# The mounts, from /proc/self/mountinfo: field 5 is the mount point, and after " - "
 	# come the file system type, the source and the super options.
@@ -219,7 +226,7 @@ pb_start_holder() {
 # shellcheck disable=SC2120 # the .bats files pass options; pb_start_holder none
 pb_adopt() {
 	run -0 "${PB_IN_NS[@]}" "${B}/phasebox-cgroup" adopt --user nobody \
-		--log "${LOG:-${SCRATCH}/log/accounting.jsonl}" "$@" "${HOLDER}"
+		--log "${LOG:-${PHASEBOX_LOG}}" "$@" "${HOLDER}"
 	# shellcheck disable=SC2034 # INV and SOCK are read by the .bats files
 	INV=${CG2:-${FRZ}}/phasebox/inv-${HOLDER}
 	# shellcheck disable=SC2034
