@@ -3,7 +3,7 @@
 
 # @ECLASS: phasebox.eclass
 # @MAINTAINER:
-# phasebox developers
+# phasebox developers <phasebox@example.invalid>
 # @SUPPORTED_EAPIS: 8
 # @BLURB: test services that never outlive their phase; what isolation a phase runs with
 # @DESCRIPTION:

@@ -3,12 +3,18 @@
 #
 # `make dist` (git archive of HEAD: commit first) → the tarball in the scratch DISTDIR → a
 # scratch copy of the repository's overlay (profiles, metadata, eclass, sys-apps) →
-# `ebuild …/phasebox-0.1.0.ebuild manifest`, then `clean install` with FEATURES="userpriv
-# test" (and "sandbox usersandbox" where sys-apps/sandbox is installed), then `qmerge` into
-# the scratch EPREFIX.  Checks: src_test ran the unit and eclass tests and they passed; the
-# image has the helpers, the user command, the snippet (naming the installed helpers), the
-# man pages of sections 5 and 8 and the docs; no file is setuid or setgid, none has file
-# capabilities; pkg_postinst prints the bashrc and make.conf lines.
+# `ebuild …/phasebox-0.1.0.ebuild manifest`, `fetch`, then `clean install` with
+# FEATURES="userpriv test" (and "sandbox usersandbox" where sys-apps/sandbox is installed),
+# then `qmerge` into the scratch EPREFIX, twice.  Checks: the Manifest is thin, one DIST line
+# with the size, BLAKE2B and SHA512 of make dist's tarball (computed here with coreutils),
+# and `ebuild fetch` verifies the distfile against it (twin: a wrong BLAKE2B fails; nothing
+# is ever downloaded: no mirrors, FETCHCOMMAND=false); src_test ran the unit and eclass tests
+# and they passed; the image has the helpers, the user command, the snippet (naming the
+# installed helpers), the man pages of sections 5 and 8 and the docs; the binaries carry the
+# installed LIBEXECDIR (not the Makefile's /usr/local default) and the helpers link the
+# shared libstdc++ (the ebuild's STATIC_LIBSTDCXX=0); no file is setuid or setgid, none has
+# file capabilities; pkg_postinst prints the bashrc and make.conf lines on the first
+# install, and nothing when it replaces the same version.
 #
 # The ebuild inherits toolchain-funcs from ::gentoo (masters = gentoo).  Where no ::gentoo
 # repository is on the machine, the scenario makes a STUB ::gentoo with a toolchain-funcs
@@ -136,10 +142,40 @@ location = ${overlay}"
 		write_make_conf "${name}" "${native_off[@]}"
 	fi
 	echo 'MAKEOPTS="-j2"' >> "${eprefix}/etc/portage/make.conf"
+	# Nothing is downloaded: the distfile is make dist's, already in DISTDIR, and a fetch
+	# that would download fails at once (no mirrors; FETCHCOMMAND is false).
+	# shellcheck disable=SC2016 # Portage expands ${URI} and ${FILE}
+	printf '%s\n' 'GENTOO_MIRRORS=""' 'FETCHCOMMAND="false \${URI} \${FILE}"' \
+		'RESUMECOMMAND="false \${URI} \${FILE}"' >> "${eprefix}/etc/portage/make.conf"
 
+	# Before the Manifest: Portage refuses the distfile it cannot verify.
+	package_ebuild "${name}-fetch-nomanifest" 120 fetch
+	check "${name}: without a Manifest, ebuild fetch fails (exit ${emerge_status}: 'Insufficient data for checksum verification')" \
+		eval "[[ ${emerge_status} -ne 0 ]] && grep -qF 'Insufficient data for checksum verification' '${emerge_out}'"
 	package_ebuild "${name}-manifest" 120 manifest
-	check "${name}: ebuild manifest (DIST ${tarball##*/} from the scratch DISTDIR)" \
-		grep -q "^DIST phasebox-${version}.tar.gz " "${pbrepo}/sys-apps/phasebox/Manifest"
+	local manifest=${pbrepo}/sys-apps/phasebox/Manifest dist size b2 sha
+	dist=${eprefix}/var/cache/distfiles/${tarball##*/}
+	size=$(stat -c %s "${tarball}")
+	b2=$(b2sum "${tarball}" | cut -d' ' -f1)
+	sha=$(sha512sum "${tarball}" | cut -d' ' -f1)
+	check "${name}: ebuild manifest writes a thin Manifest, one line: DIST ${tarball##*/} ${size} BLAKE2B ${b2:0:16}… SHA512 ${sha:0:16}… (make dist's tarball, by b2sum and sha512sum)" \
+		test "$(cat "${manifest}" 2>/dev/null)" = "DIST ${tarball##*/} ${size} BLAKE2B ${b2} SHA512 ${sha}"
+	[[ $(cat "${manifest}" 2>/dev/null) == "DIST ${tarball##*/} ${size} BLAKE2B ${b2} SHA512 ${sha}" ]] ||
+		sed 's/^/#   Manifest: /' "${manifest}"
+
+	package_ebuild "${name}-fetch" 120 fetch
+	check "${name}: ebuild fetch verifies ${tarball##*/} against the Manifest (exit ${emerge_status}: '${tarball##*/} BLAKE2B SHA512 size ;-)')" \
+		eval "[[ ${emerge_status} -eq 0 ]] && grep -qF '${tarball##*/} BLAKE2B SHA512 size ;-)' '${emerge_out}'"
+	# Twin: a Manifest whose BLAKE2B is not the tarball's.  Portage renames the distfile
+	# aside and cannot fetch another: both are put back afterwards.
+	cp "${manifest}" "${scratch}/Manifest.good"
+	sed -i "s/ BLAKE2B ${b2} / BLAKE2B $(printf '0%.0s' {1..128}) /" "${manifest}"
+	package_ebuild "${name}-fetch-twin" 120 fetch
+	check "${name}: negative twin: a Manifest with a wrong BLAKE2B fails ebuild fetch (exit ${emerge_status}: 'Failed on BLAKE2B verification')" \
+		eval "[[ ${emerge_status} -ne 0 ]] && grep -qF 'Failed on BLAKE2B verification' '${emerge_out}'"
+	rm -f "${dist}"._checksum_failure_.* "${dist}"
+	cp "${scratch}/Manifest.good" "${manifest}"
+	cp "${tarball}" "${dist}" && chmod a+r "${dist}"
 
 	package_ebuild "${name}" 1200 clean install
 	check "${name}: ebuild phasebox-${version}.ebuild clean install succeeds (exit ${emerge_status})" \
@@ -183,6 +219,20 @@ location = ${overlay}"
 	want="usr/bin/phasebox usr/libexec/phasebox/phasebox-builtin.so usr/libexec/phasebox/phasebox-cgroup usr/libexec/phasebox/phasebox-proxy usr/libexec/phasebox/phasebox-reap usr/libexec/phasebox/phasebox-service usr/libexec/phasebox/phasebox-unshare usr/share/doc/phasebox-${version}/README.md usr/share/doc/phasebox-${version}/SECURITY.md usr/share/man/man1/phasebox.1 usr/share/man/man5/phasebox.eclass.5 usr/share/man/man8/phasebox-cgroup.8 usr/share/man/man8/phasebox-doctor.8 usr/share/man/man8/phasebox-proxy.8 usr/share/man/man8/phasebox-reap.8 usr/share/man/man8/phasebox-service.8 usr/share/man/man8/phasebox-unshare.8 usr/share/man/man8/phasebox.8 usr/share/phasebox/phasebox.bashrc"
 	got=$(cd "${p}" && find . \( -type f -o -type l \) -printf '%P\n' | sed -E 's/\.(bz2|gz|xz|zst)$//' | LC_ALL=C sort | tr '\n' ' ')
 	check "${name}: the image has exactly the expected files (got: ${got})" test "${got% }" = "${want}"
+	# The paths are compiled in: src_compile must have had src_install's LIBEXECDIR.
+	bad=$(cd "${p}" && grep -laF /usr/local/libexec/phasebox usr/bin/phasebox usr/libexec/phasebox/* | tr '\n' ' ')
+	check "${name}: no installed binary names the Makefile's default /usr/local/libexec/phasebox (${bad:-none})" test -z "${bad}"
+	check "${name}: usr/bin/phasebox names the installed helpers, ${eprefix}/usr/libexec/phasebox" \
+		grep -qaF "${eprefix}/usr/libexec/phasebox" "${p}/usr/bin/phasebox"
+	# STATIC_LIBSTDCXX=0 from the ebuild: the helpers link the toolchain's libstdc++; the
+	# builtin keeps its own static copy (the Makefile's, whatever STATIC_LIBSTDCXX says).
+	bad=
+	for f in phasebox-cgroup phasebox-unshare phasebox-reap phasebox-proxy phasebox-service; do
+		readelf -d "${p}/usr/libexec/phasebox/${f}" 2>/dev/null | grep -q 'NEEDED.*\[libstdc++\.so' || bad+="${f} "
+	done
+	check "${name}: the helpers link the shared libstdc++ (STATIC_LIBSTDCXX=0; static: ${bad:-none})" test -z "${bad}"
+	check "${name}: phasebox-builtin.so has libstdc++ linked in (no NEEDED libstdc++)" \
+		not eval "readelf -d '${p}/usr/libexec/phasebox/phasebox-builtin.so' | grep -q 'NEEDED.*\[libstdc++\.so'"
 	bad=$(find "${image}" -perm /6000 -printf '%p ')
 	check "${name}: no setuid or setgid file in the image (${bad:-none})" test -z "${bad}"
 	if command -v getcap > /dev/null; then
@@ -203,5 +253,12 @@ location = ${overlay}"
 		grep -qF "PORTAGE_IONICE_COMMAND=\"${eprefix}/usr/libexec/phasebox/phasebox-cgroup adopt \\\${PID}\"" "${emerge_out}"
 	# shellcheck disable=SC2016 # the literal line pkg_postinst prints
 	check "${name}: pkg_postinst gives the FEATURES line" grep -qF 'FEATURES="${FEATURES} phasebox-cgroup"' "${emerge_out}"
+	# The same version again (qmerge took the image: src_install once more, the build is
+	# kept): Portage passes REPLACING_VERSIONS=${version}, as in an upgrade.
+	package_ebuild "${name}-qmerge-again" 300 install qmerge
+	check "${name}: ebuild install qmerge again, replacing ${version}, succeeds (exit ${emerge_status})" \
+		eval "[[ ${emerge_status} -eq 0 ]] && grep -qF '>>> sys-apps/phasebox-${version} merged.' '${emerge_out}'"
+	check "${name}: pkg_postinst says nothing when it replaces a version (twin: the first qmerge above)" \
+		not grep -qF 'phasebox does nothing until you turn it on' "${emerge_out}"
 	package_ebuild "${name}-clean" 120 clean
 }
