@@ -93,8 +93,9 @@ scenario_eclass() {
 }
 
 # What phasebox_has must answer, per FEATURES combination and phase: "<what>=<yes|no> ...".
-# src_unpack keeps the network (phasebox's exception); phasebox-pid-sandbox implies a
-# mount namespace (a fresh /proc); Portage's own sandboxes never count.
+# has is no PROPERTIES=live ebuild, so its src_unpack is network-sandboxed too (Portage's
+# rule); phasebox-pid-sandbox implies a mount namespace (a fresh /proc); Portage's own
+# sandboxes never count.
 eclass_has_expect() { # <combination> <phase>
 	local c=$1 phase=$2 cg=no net=no ipc=no pid=no mnt=no
 	case ${c} in
@@ -104,7 +105,6 @@ eclass_has_expect() { # <combination> <phase>
 		pid) pid=yes mnt=yes ;;
 		all | all-native) cg=yes net=yes ipc=yes pid=yes mnt=yes ;;
 	esac
-	[[ ${phase} == src_unpack ]] && net=no
 	echo "cgroup=${cg} network=${net} ipc=${ipc} pid=${pid} mount=${mnt}"
 }
 
