@@ -52,7 +52,10 @@ scenario_eclass() {
 			if [[ ${variant} == cgroup ]]; then
 				write_make_conf "${name}" phasebox-cgroup "${native_off[@]}"
 			else
-				write_make_conf "${name}" "${native_off[@]}"
+				# No phasebox at all, not even the root hook, whose keeper would kill
+				# what is left when emerge ends: the service must be gone by the
+				# eclass's own doing.
+				no_adopt=1 write_make_conf "${name}" "${native_off[@]}"
 			fi
 			emerge_run "${name}" 180 =phasebox-test/service-1
 			if [[ ${end} == stop ]]; then
@@ -76,10 +79,10 @@ scenario_eclass() {
 	done
 
 	# The negative twin: a plain '&' service survives the phase's die (no phasebox token,
-	# Portage's pid-sandbox off).
+	# no root hook, Portage's pid-sandbox off).
 	name=eclass-plain
 	extra_conf='E2E_SERVICE_END="plain"'
-	write_make_conf "${name}" "${native_off[@]}"
+	no_adopt=1 write_make_conf "${name}" "${native_off[@]}"
 	emerge_run "${name}" 180 =phasebox-test/service-1
 	check "${name}: emerge fails (exit ${emerge_status})" test "${emerge_status}" -ne 0
 	left=$(marker_pids service)
