@@ -191,15 +191,30 @@ phasebox_check_allow() {
 	done
 }
 
+# @FUNCTION: phasebox_networked
+# @DESCRIPTION:
+# Whether this src_* phase keeps the network under phasebox-network-sandbox: exactly where
+# Portage's own network-sandbox leaves it (`networked` in _doebuild_spawn,
+# lib/portage/package/ebuild/doebuild.py): src_unpack of an ebuild with PROPERTIES=live
+# (it fetches from a VCS), src_test with PROPERTIES=test_network (ALLOW_TEST decides
+# whether such a test runs at all; when it runs, it has the network), and every phase of
+# an ebuild with RESTRICT=network-sandbox.  (Portage's other exceptions, the pkg_* phases
+# of _ipc_phases, are phases phasebox never isolates.)  PORTAGE_PROPERTIES and
+# PORTAGE_RESTRICT are the ebuild's, USE conditionals resolved; Portage splits them on
+# whitespace, and so does this.
+phasebox_networked() {
+	local props=" ${PORTAGE_PROPERTIES//[[:space:]]/ } " restrict=" ${PORTAGE_RESTRICT//[[:space:]]/ } "
+	[[ ${EBUILD_PHASE} == unpack && ${props} == *" live "* ]] && return 0
+	[[ ${EBUILD_PHASE} == test && ${props} == *" test_network "* ]] && return 0
+	[[ ${restrict} == *" network-sandbox "* ]]
+}
+
 # @FUNCTION: phasebox_plan
 # @DESCRIPTION:
 # Fill phasebox_cgroup (0/1), phasebox_proxy (0/1: phasebox-proxy lets the network-
 # sandboxed phase reach DISTCC_HOSTS with FEATURES=distcc, and PHASEBOX_NETWORK_ALLOW) and
-# phasebox_ns (phasebox-unshare options) for this phase
-# from FEATURES, minus Portage's own exceptions to network-sandbox: src_unpack (it may
-# fetch from a VCS; PROPERTIES=live), src_test with PROPERTIES=test_network (ALLOW_TEST
-# decides whether such a test runs at all; when it runs, it has the network), and every
-# phase of an ebuild with RESTRICT=network-sandbox.
+# phasebox_ns (phasebox-unshare options) for this phase from FEATURES; the network
+# namespace only where Portage's rule takes the network away (phasebox_networked).
 phasebox_plan() {
 	local f distcc=0
 	phasebox_cgroup=0
@@ -209,9 +224,7 @@ phasebox_plan() {
 		case ${f} in
 			phasebox-cgroup) phasebox_cgroup=1 ;;
 			phasebox-network-sandbox)
-				[[ ${EBUILD_PHASE} == unpack ]] && continue
-				[[ ${EBUILD_PHASE} == test && " ${PORTAGE_PROPERTIES} " == *" test_network "* ]] && continue
-				[[ " ${PORTAGE_RESTRICT} " == *" network-sandbox "* ]] && continue
+				phasebox_networked && continue
 				phasebox_ns+=( --net --uts )
 				phasebox_proxy=1
 				;;
@@ -373,5 +386,5 @@ phasebox_main() {
 }
 
 phasebox_main
-unset -f phasebox_main phasebox_reexec phasebox_builtin phasebox_origin phasebox_plan phasebox_check_vars phasebox_check_allow \
+unset -f phasebox_main phasebox_reexec phasebox_builtin phasebox_origin phasebox_plan phasebox_networked phasebox_check_vars phasebox_check_allow \
 	phasebox_fail phasebox_initial_env phasebox_is_size phasebox_is_cpus phasebox_limit_args phasebox_register

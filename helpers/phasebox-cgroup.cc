@@ -22,8 +22,9 @@
 // /phasebox/inv-PID/{main,builds}, moves PID into main, reaps invocations whose processes
 // are all gone, then execs PROG.  On cgroup v2 it leaves a keeper (common/keeper.hh) that
 // makes the build user's leaves and moves its phases into them, so that nothing the build
-// user could use to move root's processes is ever delegated; on v1 (where the kernel checks
-// who owns a process moved) builds/ is delegated to the build user (default: portage).
+// user could use to move root's processes is ever delegated, and that removes the
+// invocation when PID ends; on v1 (where the kernel checks who owns a process moved)
+// builds/ is delegated to the build user (default: portage).
 //
 // A build-user phase in an adopted invocation on v2 asks that keeper for its leaf (with a
 // pidfd of its child, held before exec), and asks it again at the end to kill what is left
@@ -480,14 +481,9 @@ void reap_stale_invocations(const Hierarchy& h, int topfd, const std::string& ke
 			if (!pids || !pids.value().empty())
 				continue; // its emerge is alive
 		}
-		if (Status s = cgroupfs::kill_all(inv.value().get(), h.kind, seconds(10)); !s) {
-			report::ignoring(Error{s.error().err, "reap stale invocation " + quote(n) + ": " + s.error().what});
-			continue;
-		}
 		inv.value().reset();
-		keeper::remove_socket(n);
-		if (Status s = cgroupfs::remove_tree(topfd, n); !s)
-			report::ignoring(Error{s.error().err, "remove stale invocation " + quote(n) + ": " + s.error().what});
+		if (Status s = keeper::reap_invocation(h, topfd, n, seconds(10)); !s)
+			report::ignoring(Error{s.error().err, "reap stale invocation " + quote(n) + ": " + s.error().what});
 	}
 }
 
@@ -725,7 +721,8 @@ std::optional<int> parse_register(const cli::Split& args, RunOptions& o)
 
 std::optional<int> parse_adopt(const cli::Split& args, AdoptOptions& o)
 {
-	CLI::App app{"Delegate a cgroup subtree to the build user and move PID into it (root).\n"
+	CLI::App app{"Delegate a cgroup subtree to the build user and move PID into it (root);\n"
+		     "on cgroup2 its keeper removes the subtree, and what is left in it, when PID ends.\n"
 		     "Usage: phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]",
 		     "phasebox-cgroup adopt"};
 	app.add_option("--user", o.user, "the user the phases run as (FEATURES=userpriv)");

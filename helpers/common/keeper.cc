@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -229,7 +230,8 @@ class Keeper {
 		return {};
 	}
 
-	void loop(int listen_fd, int emerge_pidfd)
+	// Serve until emerge ends (true) or poll fails (false).
+	bool loop(int listen_fd, int emerge_pidfd)
 	{
 		for (;;) {
 			std::vector<struct pollfd> pfds;
@@ -243,10 +245,10 @@ class Keeper {
 			if (::poll(pfds.data(), pfds.size(), -1) < 0) {
 				if (errno == EINTR)
 					continue;
-				return;
+				return false;
 			}
 			if (pfds[0].revents)
-				return; // emerge has ended
+				return true; // emerge has ended (exited, or was killed)
 			if (pfds[1].revents & POLLIN)
 				accept_one(listen_fd);
 			for (size_t i = 0; i < order.size(); ++i)
@@ -601,6 +603,70 @@ Result<UniqueFd> listen_on(int dirfd, const std::string& name)
 	return s;
 }
 
+// Out of the invocation: back into the cgroup adopt ran in (emerge's before adopt moved it,
+// where a process may be), unless that is below /phasebox or gone; else the hierarchy's
+// root.
+Status leave(const Hierarchy& h, const std::string& origin)
+{
+	if (!origin.empty() && layout::classify(origin).where == layout::Where::outside)
+		if (auto rel = h.relative(origin))
+			if (auto d = cgroupfs::open_dir(h.root.get(), rel.value()))
+				if (cgroupfs::enter(d.value().get(), h.kind))
+					return {};
+	return cgroupfs::enter(h.root.get(), h.kind);
+}
+
+extern "C" void phasebox_keeper_on_alarm(int /*sig*/) {}
+
+// flock(fd, LOCK_EX), giving up after `seconds`: anyone who may open /phasebox may hold
+// its lock, and the keeper must not wait for ever.
+bool lock_within(int fd, unsigned seconds)
+{
+	struct sigaction sa{};
+	struct sigaction old{};
+	sa.sa_handler = phasebox_keeper_on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; // no SA_RESTART: the alarm interrupts the flock
+	if (::sigaction(SIGALRM, &sa, &old) != 0)
+		return false;
+	::alarm(seconds);
+	const int r = ::flock(fd, LOCK_EX);
+	::alarm(0);
+	(void)::sigaction(SIGALRM, &old, nullptr);
+	return r == 0;
+}
+
+// emerge has ended: nothing of it stays.  Under the lock adopt holds while it reaps and
+// creates invocations (waited for at most the kill timeout), and only while the socket at
+// `sock_name` is still the one this keeper bound (else a later adopt reaped the invocation
+// already, or took its name again for an emerge that got the same pid): leave the
+// invocation, then kill what is left in it (whatever its phases left in main, when emerge
+// did not wait for them) and remove it and the socket.  A keeper that cannot leave kills
+// what is left in main and builds, and leaves the empty invocation to the next adopt.
+void end_invocation(const Hierarchy& h, const Config& c, const std::string& origin, int rundir,
+		    const std::string& sock_name, const struct stat& bound)
+{
+	auto top_rel = h.relative(std::string(layout::top));
+	auto top = top_rel ? cgroupfs::open_dir(h.root.get(), top_rel.value()) : Result<UniqueFd>(top_rel.error());
+	if (top)
+		(void)lock_within(top.value().get(), c.kill_timeout);
+	struct stat now{};
+	if (::fstatat(rundir, sock_name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    now.st_dev != bound.st_dev || now.st_ino != bound.st_ino)
+		return; // not this keeper's any more
+	(void)::unlinkat(rundir, sock_name.c_str(), 0);
+	if (!top)
+		return;
+	const auto timeout = std::chrono::milliseconds(c.kill_timeout * 1000ULL);
+	if (leave(h, origin)) {
+		(void)reap_invocation(h, top.value().get(), c.inv_name, timeout);
+		return;
+	}
+	for (const char* part : {"main", "builds"})
+		if (auto d = cgroupfs::open_dir(top.value().get(), c.inv_name + "/" + part))
+			(void)cgroupfs::kill_all(d.value().get(), h.kind, timeout);
+}
+
 [[noreturn]] void keeper_main(const Hierarchy& h, int emerge_pidfd, const Config& c, int ready)
 {
 	auto fail = [&](const Error& e) {
@@ -632,6 +698,9 @@ Result<UniqueFd> listen_on(int dirfd, const std::string& name)
 	UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
 	if (!null.valid() || ::dup2(null.get(), 0) < 0 || ::dup2(null.get(), 1) < 0 || ::dup2(null.get(), 2) < 0)
 		fail(sys_error("/dev/null"));
+	// Where adopt ran (emerge's cgroup before adopt), to go back to at the end.
+	auto from = current_cgroup(h);
+	const std::string origin = from ? from.value() : std::string();
 	// Out of main (whose emptiness tells a stale invocation) and out of anything a build
 	// can reach.
 	auto inv_rel = h.relative(std::string(layout::top) + "/" + c.inv_name);
@@ -655,12 +724,19 @@ Result<UniqueFd> listen_on(int dirfd, const std::string& name)
 	auto sock = listen_on(dir.value().get(), name);
 	if (!sock)
 		fail(sock.error());
+	struct stat bound{};
+	if (::fstatat(dir.value().get(), name.c_str(), &bound, AT_SYMLINK_NOFOLLOW) != 0)
+		fail(sys_error("stat " + quote(socket_path(c.inv_name))));
 	if (::write(ready, "R", 1) != 1)
 		::_exit(1);
 	::close(ready);
-	k.loop(sock.value().get(), emerge_pidfd);
+	const bool ended = k.loop(sock.value().get(), emerge_pidfd);
 	k.shutdown();
-	(void)::unlinkat(dir.value().get(), name.c_str(), 0);
+	sock.value().reset(); // no new client from here on
+	if (ended)
+		end_invocation(h, c, origin, dir.value().get(), name, bound);
+	else
+		(void)::unlinkat(dir.value().get(), name.c_str(), 0);
 	::_exit(0);
 }
 
@@ -672,6 +748,22 @@ void remove_socket(const std::string& inv_name)
 {
 	if (auto d = open_run_dir(false))
 		(void)::unlinkat(d.value().get(), (inv_name + ".sock").c_str(), 0);
+}
+
+Status reap_invocation(const Hierarchy& h, int topfd, const std::string& inv_name, std::chrono::milliseconds timeout)
+{
+	if (!layout::is_invocation_name(inv_name))
+		return Error{EINVAL, "not an invocation: " + quote(inv_name)};
+	auto inv = cgroupfs::open_dir(topfd, inv_name);
+	if (!inv)
+		return inv.error().err == ENOENT ? Status{} : Status{inv.error()};
+	if (Status s = cgroupfs::kill_all(inv.value().get(), h.kind, timeout); !s)
+		return Error{s.error().err, "kill what is left in " + quote(inv_name) + ": " + s.error().what};
+	inv.value().reset();
+	remove_socket(inv_name);
+	if (Status s = cgroupfs::remove_tree(topfd, inv_name); !s)
+		return Error{s.error().err, "remove " + quote(inv_name) + ": " + s.error().what};
+	return {};
 }
 
 Status start(const Hierarchy& h, int emerge_pidfd, const Config& c)

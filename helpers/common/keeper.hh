@@ -18,7 +18,11 @@
 // cgroup.procs, cgroup.threads, cgroup.subtree_control) is delegated to the user, so
 // nested runs work inside it; nothing else can be moved into it.  When the supervisor asks,
 // or its connection closes (it died), the keeper kills what is left in the leaf and removes
-// it.  When emerge ends the keeper kills its leaves, removes its socket and exits.
+// it.  When emerge ends (it exits, is killed, whatever) the keeper kills its leaves, leaves
+// the invocation (back to the cgroup adopt ran in), kills whatever is still in it (what
+// emerge's phases left in main when emerge did not wait for them) and removes it and its
+// socket, then exits: nothing of an emerge stays behind it.  An invocation whose keeper
+// could not do that (it was killed) is reaped by the next adopt.
 #pragma once
 
 #include "accounting.hh"
@@ -26,6 +30,7 @@
 #include "fd.hh"
 #include "status.hh"
 
+#include <chrono>
 #include <string>
 #include <sys/types.h>
 
@@ -51,6 +56,13 @@ Status start(const Hierarchy& h, int emerge_pidfd, const Config& c);
 
 // Remove the socket of a keeper that is gone (its invocation is being reaped).
 void remove_socket(const std::string& inv_name);
+
+// Kill every process in the invocation /phasebox/<inv_name> (`topfd`: /phasebox, locked
+// by the caller), then remove it and its keeper's socket: what adopt does to an invocation
+// whose emerge is gone, and a keeper to its own once its emerge has ended.  The caller must
+// not be in it.  An invocation already gone is no error.
+Status reap_invocation(const Hierarchy& h, int topfd, const std::string& inv_name,
+		       std::chrono::milliseconds timeout);
 
 // What a phase asks for (the build user's view: PHASEBOX_* as the phase sees them), or
 // what root registers for a package from its pkg_setup phase (which wins).

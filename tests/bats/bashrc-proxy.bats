@@ -57,6 +57,11 @@ without_proxy() {
 	with_proxy
 }
 
+@test "unpack is network-sandboxed unless PROPERTIES=live, so it gets the proxy too" {
+	run -0 ebuild unpack FEATURES="phasebox-network-sandbox distcc" DISTCC_HOSTS="10.213.0.2/4"
+	with_proxy
+}
+
 @test "PHASEBOX_NETWORK_ALLOW alone brings the proxy too" {
 	run -0 ebuild test FEATURES="phasebox-network-sandbox" PHASEBOX_NETWORK_ALLOW="farm1:10245 [fd00::1]:3632"
 	with_proxy
@@ -69,7 +74,7 @@ without_proxy() {
 	without_proxy
 	run -0 ebuild compile FEATURES="phasebox-network-sandbox distcc" PORTAGE_RESTRICT="network-sandbox"
 	without_proxy
-	run -0 ebuild unpack FEATURES="phasebox-network-sandbox distcc"
+	run -0 ebuild unpack FEATURES="phasebox-network-sandbox distcc" PORTAGE_PROPERTIES="live"
 	without_proxy
 	run -0 ebuild compile FEATURES="phasebox-network-sandbox" PHASEBOX_NETWORK_ALLOW=" "
 	without_proxy

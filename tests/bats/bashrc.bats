@@ -110,6 +110,10 @@ reexecuted() {
 		run -0 --separate-stderr ebuild "${phase}"
 		[[ -z ${stderr} ]]
 		not_reexecuted
+		# phasebox isolates no pkg_* phase: the network sandbox neither
+		run -0 --separate-stderr ebuild "${phase}" FEATURES="phasebox-network-sandbox phasebox-ipc-sandbox"
+		[[ -z ${stderr} ]]
+		not_reexecuted
 	done
 	for phase in unpack prepare configure compile test install; do
 		run -0 --separate-stderr ebuild "${phase}" FEATURES="sandbox userpriv"
@@ -196,13 +200,42 @@ reexecuted() {
 	cmp "${O}/userfn.before.${pid}" "${O}/userfn.after.${pid}"
 }
 
-@test "network sandbox: compile gets its own net namespace, unpack does not" {
-	run -0 ebuild unpack FEATURES=phasebox-network-sandbox
-	not_reexecuted
+@test "network sandbox: compile gets its own net namespace, and so does unpack" {
 	run -0 ebuild compile FEATURES=phasebox-network-sandbox
 	reexecuted
 	[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
 	[[ ${BODY_CG} == "${OWN_CG}" ]] # no phasebox-cgroup here
+	# Portage sandboxes src_unpack unless the ebuild is PROPERTIES=live: so does phasebox.
+	run -0 ebuild unpack FEATURES=phasebox-network-sandbox
+	reexecuted
+	[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
+	run -0 ebuild unpack FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES="test_network"
+	reexecuted
+	[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
+	# a token is a whole word: "live" inside another one is not PROPERTIES=live
+	run -0 ebuild unpack FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES="alive live_ebuild"
+	reexecuted
+	[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
+}
+
+@test "network sandbox: unpack of a PROPERTIES=live ebuild keeps the host's network, and only unpack" {
+	local phase
+	run -0 ebuild unpack FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES="live"
+	not_reexecuted
+	# Portage splits PROPERTIES on any whitespace
+	run -0 ebuild unpack FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES=$'interactive\tlive\n'
+	not_reexecuted
+	# with phasebox-cgroup too it is re-executed, into a leaf, but on the host's network
+	run -0 ebuild unpack FEATURES="phasebox-cgroup phasebox-network-sandbox" PORTAGE_PROPERTIES="live"
+	reexecuted
+	[[ ${BODY_NET} == "${HOST_NET}" ]]
+	[[ ${BODY_CG} =~ ${LEAF_RE} ]]
+	# twins: every other phase of a live ebuild is sandboxed
+	for phase in prepare configure compile test install; do
+		run -0 ebuild "${phase}" FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES="live"
+		reexecuted
+		[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
+	done
 }
 
 @test "network sandbox: test with PROPERTIES=test_network and RESTRICT=network-sandbox keep the host's network" {
@@ -213,6 +246,16 @@ reexecuted() {
 	run -0 ebuild test FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES="live"
 	reexecuted
 	[[ ${BODY_NET} != "${HOST_NET}" ]]
+	# test_network is for src_test alone
+	for phase in unpack compile install; do
+		run -0 ebuild "${phase}" FEATURES=phasebox-network-sandbox PORTAGE_PROPERTIES="test_network"
+		reexecuted
+		[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
+	done
+	# twin: a RESTRICT without network-sandbox (nor a word containing it) isolates
+	run -0 ebuild compile FEATURES=phasebox-network-sandbox PORTAGE_RESTRICT="mirror test no-network-sandbox"
+	reexecuted
+	[[ -n ${BODY_NET} && ${BODY_NET} != "${HOST_NET}" ]]
 	for phase in unpack prepare configure compile test install; do
 		run -0 ebuild "${phase}" FEATURES=phasebox-network-sandbox PORTAGE_RESTRICT="mirror network-sandbox"
 		not_reexecuted

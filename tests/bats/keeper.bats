@@ -3,8 +3,9 @@
 # build user's phases get their leaves from it, and nothing under the invocation that
 # would let the build user move root's processes is delegated.  A holder stands in for
 # emerge: a root bash, adopted, with a root "victim" beside it in main as emerge's own
-# processes would be.  Each kernel effect has its twin; teardown checks that no process,
-# cgroup or socket of the test is left.
+# processes would be.  When the holder ends, the keeper removes the invocation (what is in
+# main, the victim included, is killed first).  Each kernel effect has its twin; teardown
+# checks that no process, cgroup or socket of the test is left.
 
 bats_require_minimum_version 1.5.0
 
@@ -61,9 +62,10 @@ in_main() { # <pid>
 	[[ $(ps -o sid= -p "${k}") -ne $(ps -o sid= -p "${HOLDER}") ]]
 	[[ $(ps -o pgid= -p "${k}") -ne $(ps -o pgid= -p "${HOLDER}") ]]
 	pb_run_holder "${SCRATCH}/go"
-	# emerge has ended: the keeper removes its socket and exits.
+	# emerge has ended: the keeper removes its socket and the invocation, and exits.
 	pb_wait_gone "${k}"
 	[[ ! -e ${SOCK} ]]
+	[[ ! -e ${INV} ]]
 	pb_drop_inv "${HOLDER}"
 }
 
@@ -80,7 +82,7 @@ in_main() { # <pid>
 	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
 		bash -c '"$0" cgroup && "$0" caps && "$0" daemonize "$1" "$2"' "${P}" "${MARK}" "${SCRATCH}/w/ready"
 	adopt_holder
-	pb_run_holder "${SCRATCH}/go"
+	pb_holder_done "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/ready"
 	local daemons
@@ -90,6 +92,7 @@ in_main() { # <pid>
 	pb_wait_gone ${daemons}
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
 	in_main "${VICTIM}"
+	pb_end_holder "${SCRATCH}/go"
 	pb_drop_inv "${HOLDER}"
 }
 
@@ -120,11 +123,12 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 		bash -c 'exec >"$2"; '"${MOVE_SH}" "${CG2}" "${SCRATCH}/w/victim" "${SCRATCH}/w/out"
 	adopt_holder
 	echo "${VICTIM}" >"${SCRATCH}/w/victim"
-	pb_run_holder "${SCRATCH}/go"
+	pb_holder_done "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	[[ $(<"${SCRATCH}/w/out") == $'leaf=1\nsub=1\nbuilds=1' ]]
 	in_main "${VICTIM}"
 	pb_alive "${VICTIM}"
+	pb_end_holder "${SCRATCH}/go"
 	pb_drop_inv "${HOLDER}"
 }
 
@@ -153,7 +157,7 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 		bash -c '{ "$@" other "$(cat "$0")"; "$@" child; } >"$0.out"' "${SCRATCH}/w/victim" "${CLIENT[@]}" auto
 	adopt_holder
 	echo "${VICTIM}" >"${SCRATCH}/w/victim"
-	pb_run_holder "${SCRATCH}/go"
+	pb_holder_done "${SCRATCH}/go"
 	run -0 cat "${SCRATCH}/w/victim.out"
 	[[ ${lines[0]} == "E1:process ${VICTIM} is not the supervisor's child" ]]
 	[[ ${lines[1]} =~ ^Ocat:keeper-test:src_compile\.pb[0-9]+$ ]]
@@ -161,6 +165,7 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	[[ ${lines[3]} == O\{*'"writer":"phasebox-keeper"'* ]] # released: the record comes back
 	in_main "${VICTIM}"
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
+	pb_end_holder "${SCRATCH}/go"
 	pb_drop_inv "${HOLDER}"
 }
 
@@ -208,5 +213,81 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	in_main "${VICTIM}"
 	pb_go "${SCRATCH}/go.end"
 	wait "${HOLDER}" || true
+	pb_drop_inv "${HOLDER}"
+}
+
+# --- when emerge ends ---------------------------------------------------------------------
+
+# The accounting log's last record, field $1.
+last() {
+	"${PY}" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' \
+		"${SCRATCH}/log/accounting.jsonl" "$1"
+}
+
+@test "emerge exits: its keeper kills what is left in main, removes the invocation and the socket within a second, and exits; while emerge lives they stay (twin)" {
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- "${P}" cgroup
+	adopt_holder
+	local k
+	k=$(keeper_pid)
+	pb_holder_done "${SCRATCH}/go"
+	[[ ${HOLDER_RC} -eq 0 ]]
+	# twin: a phase has come and gone, emerge lives on: so do the invocation, the keeper, its
+	# socket and the root process in main
+	[[ -d ${INV}/main && -d ${INV}/builds && -S ${SOCK} ]]
+	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
+	[[ $(keeper_pid) == "${k}" ]]
+	in_main "${VICTIM}"
+	pb_alive "${VICTIM}"
+	pb_end_holder "${SCRATCH}/go"
+	pb_gone_within 1 "${INV}" "${SOCK}"
+	pb_dead "${VICTIM}"
+	pb_wait_gone "${k}"
+	pb_drop_inv "${HOLDER}"
+}
+
+@test "emerge killed by SIGKILL while a phase runs: the keeper kills the phase, its daemons, its supervisor and main, and removes the invocation and the socket within a second" {
+	mkfifo -m 666 "${SCRATCH}/w/ready"
+	pb_start_holder --end "${SCRATCH}/go" "${NOBODY[@]}" --no-new-privs "${CG[@]}" --phase src_compile -- \
+		bash -c '"$0" daemonize "$1" "$2.daemons" >/dev/null && exec "$0" wait-forever "$2"' "${P}" "${MARK}" "${SCRATCH}/w/ready"
+	adopt_holder
+	local k daemons sup line leaf
+	k=$(keeper_pid)
+	pb_go "${SCRATCH}/go"
+	line=$(pb_await "${SCRATCH}/w/ready") # the wait-forever probe: the phase's first process
+	[[ ${line} == pid=* ]]
+	daemons=$(pb_daemons "$(<"${SCRATCH}/w/ready.daemons")")
+	[[ $(wc -w <<<"${daemons}") -eq 2 ]]
+	sup=$(pgrep -f -- "^${B}/phasebox-cgroup --package cat/${MARK} ")
+	[[ ${sup} =~ ^[0-9]+$ ]]
+	in_main "${sup}"
+	leaf=$(sed -n 's/^0:://p' "/proc/${line#pid=}/cgroup")
+	[[ ${leaf} == /phasebox/inv-${HOLDER}/builds/cat:${MARK}:src_compile.pb* ]]
+	# twin: while emerge lives, the phase, its leaf, the invocation and the socket stay
+	[[ -d ${CG2}${leaf} && -S ${SOCK} ]]
+	kill -0 "${line#pid=}"
+	pb_alive "${VICTIM}"
+	kill -KILL "${HOLDER}"
+	wait "${HOLDER}" || true
+	pb_gone_within 1 "${INV}" "${SOCK}"
+	# gone with it (a cgroup is removed only once no process is left in it)
+	# shellcheck disable=SC2086
+	pb_wait_gone ${daemons} "${line#pid=}" "${sup}" "${VICTIM}" "${k}"
+	# the phase's record: its supervisor went away without a word (-1)
+	[[ $(last phase) == src_compile && $(last status) == -1 && $(last writer) == phasebox-keeper ]]
+	pb_drop_inv "${HOLDER}"
+}
+
+@test "negative twin: a keeper whose socket was bound anew (its invocation taken over, as by an emerge with the same pid) leaves the invocation alone when emerge ends" {
+	pb_start_holder --end "${SCRATCH}/go" true
+	adopt_holder
+	local k
+	k=$(keeper_pid)
+	rm "${SOCK}"
+	"${PY}" -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).bind(sys.argv[1])' "${SOCK}"
+	pb_run_holder "${SCRATCH}/go"
+	pb_wait_gone "${k}"
+	[[ -d ${INV}/main && -S ${SOCK} ]]
+	in_main "${VICTIM}"
+	pb_alive "${VICTIM}"
 	pb_drop_inv "${HOLDER}"
 }

@@ -53,7 +53,9 @@ pb_left_cgroups() {
 	done
 }
 
-# Kill what is in the cgroup directories given and remove them, depth first.
+# Kill what is in the cgroup directories given and remove them, depth first.  Something else
+# may be removing them meanwhile (an invocation's keeper, once its holder has ended): what
+# is gone already is skipped.
 pb_remove_cgroups() {
 	local d f pid
 	local -a pids
@@ -61,8 +63,8 @@ pb_remove_cgroups() {
 		[[ -d ${d} ]] || continue
 		pids=()
 		while IFS= read -r f; do
-			while read -r pid; do pids+=( "${pid}" ); done <"${f}"
-		done < <(find "${d}" -name cgroup.procs)
+			while read -r pid; do pids+=( "${pid}" ); done < <(cat "${f}" 2>/dev/null)
+		done < <(find "${d}" -name cgroup.procs 2>/dev/null)
 		# Killed and gone (through pidfds) before the rmdir, which fails while any is left.
 		(( ${#pids[@]} )) && { pb_kill_wait "${pids[@]}" || true; }
 		find "${d}" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -122,6 +124,23 @@ pb_wait_gone() {
 	EOF
 }
 
+# Succeeds once none of the paths $2... exists, looking every 10 ms for at most $1 seconds:
+# the bound of a promise ("removed within a second") that no event this shell can wait
+# on announces.  A failure names what is still there.
+pb_gone_within() {
+	"${PY}" - "$@" <<-'EOF'
+		import os, sys, time
+		end = time.monotonic() + float(sys.argv[1])
+		while True:
+		    left = [p for p in sys.argv[2:] if os.path.lexists(p)]
+		    if not left:
+		        sys.exit(0)
+		    if time.monotonic() > end:
+		        sys.exit("still there after %s s: %s" % (sys.argv[1], " ".join(left)))
+		    time.sleep(0.01)
+	EOF
+}
+
 # SIGKILL the processes and wait, through pidfds, until they are gone.
 pb_kill_wait() {
 	"${PY}" - "$@" <<-'EOF'
@@ -174,8 +193,10 @@ pb_only_accounting_line() {
 #   pb_start_holder [--end] [--adopt] [--ns SETUP] FIFO CMD...
 #
 # The holder waits for a line on the fifo FIFO, then execs CMD.  --end: it runs CMD instead
-# (CMD's status is the holder's) and then waits for a line on FIFO.end too, so that the
-# invocation outlives CMD.  --adopt: pb_adopt it at once.  --ns SETUP: the holder runs in a
+# (CMD's status is the holder's), writes that status on FIFO.done, and then waits for a line
+# on FIFO.end too, so that the invocation outlives CMD (pb_holder_done, pb_end_holder: its
+# keeper removes the invocation once the holder, its "emerge", has ended).  --adopt:
+# pb_adopt it at once.  --ns SETUP: the holder runs in a
 # mount namespace of its own (private propagation) and runs the bash code SETUP there
 # first, as root (a failure fails the start); PB_IN_NS then is the nsenter command that
 # runs a command in that namespace, which pb_adopt uses: the keeper lives there too.
@@ -195,11 +216,11 @@ pb_start_holder() {
 	shift
 	mkfifo "${go}"
 	if (( end )); then
-		# The end fifo is opened at once, read-write, so that a line written to it before
-		# the holder reads is kept.
-		mkfifo "${go}.end"
+		# The end and done fifos are opened at once, read-write, so that a line written to
+		# either before it is read is kept.
+		mkfifo "${go}.end" "${go}.done"
 		# shellcheck disable=SC2016 # likewise
-		body='exec 9<>"$0.end"; read -r _ <"$0"; "$@" 9<&-; rc=$?; read -r _ <&9; exit "${rc}"'
+		body='exec 9<>"$0.end" 8<>"$0.done"; read -r _ <"$0"; "$@" 9<&- 8<&-; rc=$?; echo "${rc}" >&8; read -r _ <&9; exit "${rc}"'
 	fi
 	PB_IN_NS=()
 	if [[ -n ${setup} ]]; then
@@ -231,6 +252,20 @@ pb_adopt() {
 	INV=${CG2:-${FRZ}}/phasebox/inv-${HOLDER}
 	# shellcheck disable=SC2034
 	SOCK=/run/phasebox/inv-${HOLDER}.sock
+}
+
+# A holder started with --end, of fifo $1: let it run its command and wait until that has
+# ended (its status in HOLDER_RC); the holder, and so its invocation, lives on.
+pb_holder_done() {
+	pb_go "$1"
+	# shellcheck disable=SC2034 # HOLDER_RC is read by the .bats files
+	HOLDER_RC=$(pb_await "$1.done") || return 1
+}
+
+# Then let it end, and wait for it.
+pb_end_holder() {
+	pb_go "$1.end"
+	wait "${HOLDER}" || true
 }
 
 # Write a line to the fifo $1 (opened read-write: never blocks).

@@ -52,7 +52,10 @@ scenario_eclass() {
 			if [[ ${variant} == cgroup ]]; then
 				write_make_conf "${name}" phasebox-cgroup "${native_off[@]}"
 			else
-				write_make_conf "${name}" "${native_off[@]}"
+				# No phasebox at all, not even the root hook, whose keeper would kill
+				# what is left when emerge ends: the service must be gone by the
+				# eclass's own doing.
+				no_adopt=1 write_make_conf "${name}" "${native_off[@]}"
 			fi
 			emerge_run "${name}" 180 =phasebox-test/service-1
 			if [[ ${end} == stop ]]; then
@@ -76,10 +79,10 @@ scenario_eclass() {
 	done
 
 	# The negative twin: a plain '&' service survives the phase's die (no phasebox token,
-	# Portage's pid-sandbox off).
+	# no root hook, Portage's pid-sandbox off).
 	name=eclass-plain
 	extra_conf='E2E_SERVICE_END="plain"'
-	write_make_conf "${name}" "${native_off[@]}"
+	no_adopt=1 write_make_conf "${name}" "${native_off[@]}"
 	emerge_run "${name}" 180 =phasebox-test/service-1
 	check "${name}: emerge fails (exit ${emerge_status})" test "${emerge_status}" -ne 0
 	left=$(marker_pids service)
@@ -93,8 +96,9 @@ scenario_eclass() {
 }
 
 # What phasebox_has must answer, per FEATURES combination and phase: "<what>=<yes|no> ...".
-# src_unpack keeps the network (phasebox's exception); phasebox-pid-sandbox implies a
-# mount namespace (a fresh /proc); Portage's own sandboxes never count.
+# has is no PROPERTIES=live ebuild, so its src_unpack is network-sandboxed too (Portage's
+# rule); phasebox-pid-sandbox implies a mount namespace (a fresh /proc); Portage's own
+# sandboxes never count.
 eclass_has_expect() { # <combination> <phase>
 	local c=$1 phase=$2 cg=no net=no ipc=no pid=no mnt=no
 	case ${c} in
@@ -104,7 +108,6 @@ eclass_has_expect() { # <combination> <phase>
 		pid) pid=yes mnt=yes ;;
 		all | all-native) cg=yes net=yes ipc=yes pid=yes mnt=yes ;;
 	esac
-	[[ ${phase} == src_unpack ]] && net=no
 	echo "cgroup=${cg} network=${net} ipc=${ipc} pid=${pid} mount=${mnt}"
 }
 
