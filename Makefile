@@ -140,7 +140,7 @@ $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ) | $(DEPS_FIRST)
 # end, naming the failed ones, with the wall time of each stage ($(B)/check-times).  Around
 # it all, tests/state/guard: the run fails when anything touched the machine's own phasebox
 # state (/var/log/phasebox, an installed copy), which no test may.
-CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize
+CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-e2e-releases check-dist check-sanitize
 # The test programs get no make job server nor make's flags: what they run (Portage, make
 # install, the builds in tests/dist) is not part of this make.
 TEST_ENV     := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
@@ -217,6 +217,22 @@ check-e2e: all
 	if [ $$rc -eq 77 ]; then echo '*** check-e2e: SKIPPED: real Portage was NOT tested (see above) ***'; \
 		if [ "$$CI" = true ]; then echo 'check-e2e: CI=true: a skipped e2e suite is a failure'; exit 1; fi; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+# Every older Portage release `make test-deps` unpacked ($(B)/vendor/portage-releases, from
+# $(PHASEBOX_VENDOR)): the core scenarios with each (main runs the whole suite in check-e2e).
+E2E_CORE := cgroup namespaces sandbox sandbox-enforced environment dies interrupt limits eclass
+check-e2e-releases: all
+	@list=$(B)/vendor/portage-releases; \
+	if [ ! -s $$list ]; then \
+		echo "SKIPPED: check-e2e-releases: no older Portage release was unpacked by make test-deps ($$list; needs ../shared/vendor or PHASEBOX_VENDOR)"; \
+		if [ "$$CI" = true ]; then echo 'check-e2e-releases: CI=true: a skipped suite is a failure'; exit 1; fi; exit 0; \
+	fi; \
+	failed=; for r in $$(cat $$list); do \
+		echo "=== e2e core scenarios ($(E2E_CORE)) with $$r"; \
+		$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) PHASEBOX_PORTAGE_SRC=$(abspath $(B))/vendor/$$r \
+			E2E_ONLY="$(E2E_CORE)" tests/e2e/run || failed="$$failed $$r"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "check-e2e-releases: FAILED with:$$failed"; exit 1; fi
 
 # libFuzzer harnesses of the parsers (tests/fuzz), built with clang, ASan and UBSan in a
 # tree of their own, each run for FUZZ_SECONDS from its seeds (tests/fuzz/corpus/<name>, never
@@ -345,7 +361,7 @@ clean:
 
 FORCE:
 
-.PHONY: test-deps test-deps-undo uninstall
+.PHONY: test-deps test-deps-undo uninstall check-e2e-releases
 .PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
 	deps install install-bashrc-d format lint lint-shell lint-cppcheck lint-tidy clean FORCE
 -include $(wildcard $(FB)/*.d $(FB)/common/*.d)
