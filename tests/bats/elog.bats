@@ -191,6 +191,33 @@ qa_in_elog() {
 	pb_drop_inv "${HOLDER}"
 }
 
+@test "phasebox-proxy (root, which drops every capability before the phase): a refused connection is WARN in the build user's \${T}/logging" {
+	local sock=${SCRATCH}/p.sock
+	local socks='import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"\x05\x01\x00")
+s.recv(2)
+host = sys.argv[2].encode()
+s.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host + (80).to_bytes(2, "big"))
+print("reply", s.recv(10)[1])'
+	run -0 --separate-stderr "${B}/phasebox-proxy" --package "cat/${MARK}-1" --phase src_compile --socket "${sock}" \
+		--allow 127.0.0.1:9 --elog "${EL}" -- "${B}/phasebox-unshare" --package "cat/${MARK}-1" --phase src_compile \
+		--net --uts --proxy-socket "${sock}" -- "${PY}" -c "${socks}" "${sock}" "${MARK}.invalid"
+	[[ ${output} == "reply 2" ]]
+	[[ $(<"${EL}") == "WARN phasebox-proxy: cat/${MARK}-1 src_compile: refused a connection to ${MARK}.invalid:80: not in DISTCC_HOSTS or PHASEBOX_NETWORK_ALLOW" ]]
+	[[ ${stderr} == "$(sed 's/^WARN //' "${EL}")" ]]
+	# negative twin: root without capabilities cannot make a file in nobody's directory
+	# (why the proxy opens it at start), and without --elog nothing is written
+	run -1 setpriv --bounding-set -all --inh-caps -all -- touch "${T}/logging/test"
+	rm -f "${EL}"
+	run -0 --separate-stderr "${B}/phasebox-proxy" --package "cat/${MARK}-1" --phase src_compile --socket "${sock}" \
+		--allow 127.0.0.1:9 -- "${B}/phasebox-unshare" --package "cat/${MARK}-1" --phase src_compile \
+		--net --uts --proxy-socket "${sock}" -- "${PY}" -c "${socks}" "${sock}" "${MARK}.invalid"
+	[[ ${output} == "reply 2" && ${stderr} == *"refused a connection to ${MARK}.invalid:80"* ]]
+	[[ -z $(ls -A "${T}/logging") ]]
+}
+
 # --- the path is hostile -----------------------------------------------------------------
 
 @test "security: as root, a symbolic link planted at the elog file, or in its path, is refused; nothing is written through it" {
