@@ -70,6 +70,10 @@ phasebox_check_vars() {
 				[[ ${!v} == @(auto|builtin|reexec) ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected auto, builtin or reexec"
 				;;
+			PHASEBOX_SUMMARY)
+				[[ ${!v} == @(show|quiet) ]] ||
+					phasebox_fail "${v}='${!v}' is not valid: expected show or quiet"
+				;;
 			PHASEBOX_KILL_TIMEOUT)
 				[[ ${!v} =~ ^[1-9][0-9]{0,2}$ && ${!v} -le 600 ]] ||
 					phasebox_fail "${v}='${!v}' is not valid: expected whole seconds from 1 to 600"
@@ -161,11 +165,12 @@ phasebox_limit_args() {
 # whatever those ask for (see phasebox-cgroup(8), "register").
 phasebox_register() {
 	local libexec="@LIBEXECDIR@"
-	local -a phasebox_limits
+	local -a phasebox_limits elog=()
 	[[ ${EUID} -eq 0 && -x ${libexec}/phasebox-cgroup ]] || return 0
 	phasebox_limit_args
+	[[ -n ${T} && -d ${T}/logging ]] && elog=( --elog "${T}/logging/${EBUILD_PHASE}" )
 	"${libexec}/phasebox-cgroup" register --package "${CATEGORY}/${PF}" \
-		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}" "${phasebox_limits[@]}" ||
+		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}" "${elog[@]}" "${phasebox_limits[@]}" ||
 		phasebox_fail "could not register the package's limits with phasebox's keeper (see the message above)"
 }
 
@@ -290,6 +295,10 @@ phasebox_reexec() {
 	local -a phasebox_environ phasebox_argv chain=() helpers=( phasebox-reap ) phasebox_limits
 	local -a who=( --package "${CATEGORY}/${PF}" --phase "${phase}" )
 	local sock=${T}/phasebox-proxy.sock
+	# What the helpers say about the phase goes to Portage's elog too, where eqawarn and
+	# ewarn would write it (__elog_base); like __elog_base, nothing where there is no
+	# ${T}/logging.  The helpers refuse a path with a symbolic link in it (SECURITY.md).
+	[[ -n ${T} && -d ${T}/logging ]] && who+=( --elog "${T}/logging/${EBUILD_PHASE}" )
 	local -a proxy_env=()
 	(( phasebox_cgroup )) && helpers+=( phasebox-cgroup )
 	(( phasebox_proxy )) && helpers+=( phasebox-proxy )
@@ -302,7 +311,8 @@ phasebox_reexec() {
 	(( phasebox_cgroup )) && chain+=(
 		"${libexec}/phasebox-cgroup" "${who[@]}"
 		--hierarchy "${PHASEBOX_CGROUP_HIERARCHY:-auto}"
-		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}" "${phasebox_limits[@]}" --
+		--kill-timeout "${PHASEBOX_KILL_TIMEOUT:-10}" --summary "${PHASEBOX_SUMMARY:-show}"
+		"${phasebox_limits[@]}" --
 	)
 	if (( phasebox_proxy )); then
 		[[ -n ${T} && -d ${T} ]] ||

@@ -2,7 +2,7 @@
 //
 //   phasebox-cgroup [--package ATOM] [--phase PHASE] [--hierarchy auto|v2|v1]
 //                   [--kill-timeout SECONDS] [--fallback fail|warn] [--dropped TEXT]...
-//                   -- PROG [ARGS...]
+//                   [--summary show|quiet] [--elog PATH] -- PROG [ARGS...]
 //   phasebox-cgroup adopt [--user NAME] PID [-- PROG [ARGS...]]
 //
 // Run mode: creates a leaf cgroup (see common/layout.hh for where), forks; the child moves
@@ -11,7 +11,9 @@
 // libsandbox switched off).  The parent stays outside the leaf, forwards signals, waits.
 // When PROG ends it lists what is still running in the leaf (the orphans), kills it all
 // (cgroup.kill; freeze/kill/thaw without it), waits for "populated 0", removes the leaf,
-// reports the orphans as a QA notice on stderr, and exits with PROG's status.  When no
+// reports the orphans as a QA notice on stderr, then the phase's accounting line (unless
+// --summary quiet), and exits with PROG's status.  With --elog every message about the
+// phase also goes to Portage's elog file (common/elog.hh: QA, WARN, ERROR).  When no
 // leaf can be had it fails before PROG runs, naming the cause and the remedy for the
 // environment detected (common/diagnose.hh); with --fallback warn it execs instead
 // `phasebox-unshare --pid --fallback warn` (from its own directory) in front of PROG, so
@@ -28,7 +30,7 @@
 //
 // A build-user phase in an adopted invocation on v2 asks that keeper for its leaf (with a
 // pidfd of its child, held before exec), and asks it again at the end to kill what is left
-// and remove the leaf.
+// and remove the leaf; what the keeper dropped under warn is said then, from its record.
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
 // call failed before PROG ran; 126 PROG could not be executed; 127 PROG not found.
@@ -76,7 +78,9 @@ struct RunOptions {
 	std::string log = accounting::default_log;
 	std::string fallback = "fail";
 	std::vector<std::string> dropped;
-	limits::Limits limits; // parsed from limit_text
+	std::string elog;             // the phase's elog file (${T}/logging/${EBUILD_PHASE}), "" none
+	std::string summary = "show"; // the accounting line on stderr: show, or quiet
+	limits::Limits limits;        // parsed from limit_text
 	std::vector<std::string> next;
 };
 
@@ -104,22 +108,24 @@ std::optional<int> parse_limits(RunOptions& o)
 		if (t.empty())
 			continue;
 		if (Status s = limits::set(o.limits, k, t, ram); !s) {
-			report::message("%s", s.error().what.c_str());
+			report::failure("%s", s.error().what.c_str());
 			return ex::usage;
 		}
 	}
 	if (Status s = accounting::check_log_path(o.log); !s) {
-		report::message("PHASEBOX_LOG: %s", s.error().what.c_str());
+		report::failure("PHASEBOX_LOG: %s", s.error().what.c_str());
 		return ex::usage;
 	}
 	return std::nullopt;
 }
 
-// The end of a phase in the build log: its accounting line, and what the OOM killer did.
-void report_phase(const accounting::Record& rec)
+// The end of a phase: its accounting line in the build log (unless quiet), and what the
+// OOM killer did, in the build log and in elog (an error when the phase failed).
+void report_phase(const accounting::Record& rec, const RunOptions& o)
 {
-	report::lines({accounting::summary_line(rec)});
-	report::lines(accounting::oom_lines(rec));
+	if (o.summary != "quiet")
+		report::lines({accounting::summary_line(rec)});
+	report::notice(rec.status == 0 ? elog::Class::warn : elog::Class::error, accounting::oom_lines(rec));
 }
 
 HierarchyChoice to_choice(const std::string& s)
@@ -154,6 +160,8 @@ int fall_back(RunOptions& o, Environment& env, const Error& e, bool not_delegate
 	ChildSpec spec;
 	spec.argv = {dir + "/phasebox-unshare", "--package", o.package, "--phase", o.phase,
 		     "--pid", "--fallback", "warn"};
+	if (!o.elog.empty())
+		spec.argv.insert(spec.argv.end(), {"--elog", o.elog});
 	for (const auto& x : o.dropped) {
 		spec.argv.emplace_back("--dropped");
 		spec.argv.push_back(x);
@@ -281,15 +289,21 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 	if (!rec)
 		report::error(Error{rec.error().err, "kill what is left in " + quote(path) + ": " + rec.error().what},
 			      "the keeper kills it when emerge ends");
-	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
-	if (rec)
-		report_phase(rec.value());
+	report::notice(elog::Class::qa, orphan_report(o.phase + " of " + o.package, orphans));
+	if (rec) {
+		// The keeper applied the limits (common/keeper.hh) and says only in the record
+		// what it dropped under PHASEBOX_FALLBACK=warn: said here, after the phase.
+		for (const auto& d : rec.value().dropped)
+			report::message("%s; the phase ran without it (PHASEBOX_FALLBACK=warn)", d.c_str());
+		report_phase(rec.value(), o);
+	}
 	return status;
 }
 
 int run(RunOptions& o, Environment& env)
 {
 	report::set_context(o.package + " " + o.phase);
+	report::set_elog(o.elog);
 	if (auto rc = parse_limits(o))
 		return *rc;
 	if (!o.dropped.empty()) {
@@ -408,7 +422,7 @@ int run(RunOptions& o, Environment& env)
 			      "the leaf stays; the next phasebox run reaps it");
 	for (auto& p : sweep_inner(h.value(), l.base.get(), where))
 		orphans.push_back(p);
-	report::lines(orphan_report(o.phase + " of " + o.package, orphans));
+	report::notice(elog::Class::qa, orphan_report(o.phase + " of " + o.package, orphans));
 
 	accounting::Record rec;
 	rec.package = o.package;
@@ -432,7 +446,7 @@ int run(RunOptions& o, Environment& env)
 	rec.orphans = orphans.size() + reaped;
 	rec.makeopts = o.makeopts;
 	rec.writer = prog;
-	report_phase(rec);
+	report_phase(rec, o);
 	// Only root writes the shared log (see accounting.hh); a nested run as the build user
 	// says its line in the build log and leaves the log alone.
 	if (::geteuid() == 0)
@@ -576,12 +590,12 @@ int adopt(AdoptOptions& o, Environment& env)
 {
 	report::set_context("adopt " + o.pid);
 	if (Status s = accounting::check_log_path(o.log); !s) {
-		report::message("--log: %s", s.error().what.c_str());
+		report::failure("--log: %s", s.error().what.c_str());
 		return ex::usage;
 	}
 	auto pid = layout::parse_pid(o.pid);
 	if (!pid) {
-		report::message("not a process id: '%s'", o.pid.c_str());
+		report::failure("not a process id: '%s'", o.pid.c_str());
 		return ex::usage;
 	}
 	if (Status s = check_privilege_state(); !s) {
@@ -650,6 +664,9 @@ std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
 		->check(CLI::Range(1u, 600u));
 	add_limit_options(app, o);
 	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
+	cli::add_elog_option(app, o.elog);
+	app.add_option("--summary", o.summary, "the per-phase accounting line on stderr: show (the default) or quiet")
+		->check(CLI::IsMember({"show", "quiet"}));
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -665,6 +682,7 @@ std::optional<int> parse_run(const cli::Split& args, RunOptions& o)
 int register_limits(RunOptions& o)
 {
 	report::set_context(o.package + " pkg_setup");
+	report::set_elog(o.elog);
 	if (auto rc = parse_limits(o))
 		return *rc;
 	if (Status s = check_privilege_state(); !s) {
@@ -709,6 +727,7 @@ std::optional<int> parse_register(const cli::Split& args, RunOptions& o)
 	app.add_option("--hierarchy", o.hierarchy, "cgroup2 (v2), the v1 freezer (v1), or auto")
 		->check(CLI::IsMember({"auto", "v2", "v1"}));
 	add_limit_options(app, o);
+	cli::add_elog_option(app, o.elog);
 	std::vector<std::string> own(args.own.begin() + 1, args.own.end());
 	if (auto rc = cli::parse(app, own, prog))
 		return rc;

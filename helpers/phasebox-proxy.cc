@@ -1,7 +1,8 @@
 // phasebox-proxy — let a network-sandboxed phase reach its compile farm, and nothing else.
 //
 //   phasebox-proxy --socket PATH [--distcc-hosts TEXT | --distcc-hosts-file FILE...]
-//                  [--allow TEXT]... [--package ATOM] [--phase PHASE] -- PROG [ARGS...]
+//                  [--allow TEXT]... [--package ATOM] [--phase PHASE] [--elog PATH]
+//                  -- PROG [ARGS...]
 //
 // Listens on the unix socket PATH (path-named unix sockets cross network namespaces),
 // forks, and the child execs PROG (the rest of the chain: phasebox-unshare, which makes the
@@ -15,7 +16,8 @@
 //     (Debian's and upstream's distcc, which know no SOCKS) reaches the proxy.
 // Names are resolved once, at start, outside the namespace; a SOCKS request by name must
 // name an allowed host, one by address an allowed address.  Everything else is refused and
-// the first refusal of each destination is logged.  Before PROG's first instruction runs
+// the first refusal of each destination is logged (on stderr, and with --elog as a warning
+// in Portage's elog file, opened at start: common/elog.hh).  Before PROG's first instruction runs
 // the proxy holds no capability (bounding, ambient, effective, permitted and inheritable
 // sets empty, verified; no_new_privs; not dumpable).  At most 128 connections with 32 KiB
 // per direction each.  When PROG ends the proxy closes everything, removes PATH and exits.
@@ -73,6 +75,7 @@ struct Options {
 	std::string upstream_socks;
 	std::string package = "unknown";
 	std::string phase = "phase";
+	std::string elog;
 	std::vector<std::string> next;
 };
 
@@ -101,6 +104,7 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	    });
 	app.add_option("--package", o.package, "the package (CATEGORY/PF), for messages");
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
+	cli::add_elog_option(app, o.elog);
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -922,6 +926,9 @@ int main(int argc, char** argv)
 	if (auto rc = parse(cli::split_at_separator(argc, argv), o))
 		return *rc;
 	report::set_context(o.package + " " + o.phase);
+	// Opened now: the proxy gives up every capability before the phase runs, and root
+	// without them could no longer open a file in the build user's ${T}/logging.
+	report::open_elog(o.elog);
 	if (Status s = check_privilege_state(); !s)
 		return fail(s.error());
 	auto lists = read_lists(o);

@@ -1,7 +1,7 @@
 // phasebox-reap — run the next program as a subreaper (or pid 1); kill what it leaves.
 //
 //   phasebox-reap [--package ATOM] [--phase PHASE] [--exec FILE] [--dropped TEXT]...
-//                 -- PROG [ARGS...]
+//                 [--elog PATH] -- PROG [ARGS...]
 //
 // Becomes a child subreaper (PR_SET_CHILD_SUBREAPER; as pid 1 of a pid namespace it is
 // one already), forks, and the child execs PROG (FILE when --exec is given, with PROG's
@@ -9,7 +9,8 @@
 // chain ever edits it; libsandbox is switched off only inside the helpers' own processes.
 // Every orphan re-parented here is reaped.  When PROG ends, whatever it left (double-forked
 // daemons, setsid children) is listed, killed with SIGKILL round after round until no child
-// is left, and reported as a QA notice on stderr.  This is the orphan killer of last resort
+// is left, and reported as a QA notice on stderr (and, with --elog, in Portage's elog file,
+// common/elog.hh, as are its warning and its errors).  This is the orphan killer of last resort
 // where no cgroup can be had; with a cgroup it leaves little for phasebox-cgroup to find.
 // It is the chain's last link, so it says, in one warning line before PROG runs, what the
 // links before it dropped under PHASEBOX_FALLBACK=warn (their --dropped).
@@ -48,6 +49,7 @@ struct Options {
 	std::string phase = "phase";
 	std::string exec_file;
 	std::vector<std::string> dropped;
+	std::string elog;
 	std::string sigmask;
 	std::vector<std::string> next;
 };
@@ -61,6 +63,7 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--phase", o.phase, "the phase (e.g. src_compile), for messages");
 	app.add_option("--exec", o.exec_file, "execute FILE with PROG's argv unchanged (argv[0] kept)");
 	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
+	cli::add_elog_option(app, o.elog);
 	app.add_option("--sigmask", o.sigmask,
 		       "the signal mask PROG gets (16 hex digits, as SigBlk in /proc/PID/status); "
 		       "phasebox-unshare passes the phase's own when this is pid 1")
@@ -124,6 +127,7 @@ int main(int argc, char** argv)
 	if (auto rc = parse(cli::split_at_separator(argc, argv), o))
 		return *rc;
 	report::set_context(o.package + " " + o.phase);
+	report::set_elog(o.elog);
 	if (Status s = check_privilege_state(); !s) {
 		report::error(s.error());
 		return ex::syscall;
@@ -152,7 +156,7 @@ int main(int argc, char** argv)
 	}
 	int wstatus = r.wstatus;
 	auto killed = kill_leftovers();
-	report::lines(orphan_report(o.phase + " of " + o.package, killed));
+	report::notice(elog::Class::qa, orphan_report(o.phase + " of " + o.package, killed));
 	orphan_count::send(count_fd, killed.size());
 	return exit_status_from_wait(wstatus);
 }

@@ -2,7 +2,7 @@
 //
 //   phasebox-unshare [--net] [--uts] [--ipc] [--pid] [--mount] [--userns auto|never|always]
 //                    [--hostname NAME] [--proxy-socket PATH] [--package ATOM] [--phase PHASE]
-//                    [--fallback fail|warn] [--dropped TEXT]... -- PROG [ARGS...]
+//                    [--fallback fail|warn] [--dropped TEXT]... [--elog PATH] -- PROG [ARGS...]
 //
 // With a user namespace (--userns always, or auto for a non-root caller), it first
 // unshares one mapping the caller's uid and gid to themselves, and creates the other
@@ -24,7 +24,8 @@
 // none at all (the phasebox-reap that follows in the chain is then the only orphan killer).  What was
 // dropped is said once per phase: handed on with --dropped to the next link when that is
 // a phasebox helper from the same directory, which says it (or hands it on), printed as
-// one warning otherwise.  A non-root PROG runs with every capability set empty, verified;
+// one warning otherwise (with --elog in Portage's elog file too, as are its errors:
+// common/elog.hh).  A non-root PROG runs with every capability set empty, verified;
 // root keeps what it was given.
 //
 // Exit status: PROG's own; 128+N when PROG was killed by signal N; 100 usage; 111 a system
@@ -58,6 +59,7 @@ struct Options {
 	std::string phase = "phase";
 	std::string fallback = "fail";
 	std::vector<std::string> dropped;
+	std::string elog;
 	std::string proxy_socket;
 	std::vector<std::string> next;
 };
@@ -87,6 +89,7 @@ std::optional<int> parse(const cli::Split& args, Options& o)
 	app.add_option("--fallback", o.fallback, "when a namespace cannot be had: fail (the default) or warn and run with less")
 		->check(CLI::IsMember({"fail", "warn"}));
 	app.add_option("--dropped", o.dropped, "what an earlier link of the chain dropped (said in the one warning)");
+	cli::add_elog_option(app, o.elog);
 	if (auto rc = cli::parse(app, args.own, prog))
 		return rc;
 	if (auto rc = cli::require_next(args, prog))
@@ -219,6 +222,7 @@ int main(int argc, char** argv)
 	if (auto rc = parse(cli::split_at_separator(argc, argv), o))
 		return *rc;
 	report::set_context(o.package + " " + o.phase);
+	report::set_elog(o.elog);
 	if (Status s = check_privilege_state(); !s) {
 		report::error(s.error());
 		return ex::syscall;

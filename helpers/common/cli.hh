@@ -5,6 +5,8 @@
 // are caught here and mapped: --help → 0, anything else → 100.
 #pragma once
 
+#include "elog.hh"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -72,6 +74,18 @@ inline std::optional<int> require_next(const Split& args, const char* prog)
 		return std::nullopt;
 	std::fprintf(stderr, "%s: missing '-- PROG [ARGS...]'\n%s: try '%s --help'\n", prog, prog, prog);
 	return 100;
+}
+
+// --elog PATH, the phase's elog file (common/elog.hh), in every link of the chain.
+inline void add_elog_option(CLI::App& app, std::string& path)
+{
+	app.add_option("--elog", path,
+		       "the phase's elog file ${T}/logging/${EBUILD_PHASE}: what this helper says about the "
+		       "phase goes there too, as Portage's eqawarn (QA), ewarn (WARN) and eerror (ERROR) write it")
+		->check([](const std::string& p) {
+			Status s = elog::check_path(p);
+			return s ? std::string() : s.error().what;
+		});
 }
 
 } // namespace phasebox::cli
