@@ -144,6 +144,11 @@ CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e c
 # The test programs get no make job server nor make's flags: what they run (Portage, make
 # install, the builds in tests/dist) is not part of this make.
 TEST_ENV     := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
+# The Portage tree for the tests that compare with Portage's own code (bats): the caller's
+# PHASEBOX_PORTAGE_SRC, else the one test-deps unpacked into this build tree or the default
+# one (check-sanitize builds in $(B)-asan, check-dist from an unpacked tarball).
+TEST_PORTAGE  = $(or $(PHASEBOX_PORTAGE_SRC),$(patsubst %/bin/emerge,%,$(firstword \
+	$(wildcard $(abspath $(B))/vendor/portage/bin/emerge $(CURDIR)/build/vendor/portage/bin/emerge))))
 check: | $(DEPS_FIRST)
 	@failed=; mkdir -p $(B) && : >$(B)/check-times.tmp || exit 1; \
 	tests/state/guard save $(B)/machine-state || failed=" state-guard"; \
@@ -188,7 +193,7 @@ check-unit: $(B)/unit-tests
 	$(TEST_ENV) $(B)/unit-tests --gtest_brief=1
 
 check-bats: all $(B)/phasebox-probe $(B)/phasebox-stall.so $(B)/test/phasebox.bashrc
-	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) tests/run-bats tests/bats
+	$(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) PHASEBOX_PORTAGE_SRC=$(TEST_PORTAGE) tests/run-bats tests/bats
 
 # phasebox.eclass and the bashrc snippet in a stubbed Portage environment (tests/eclass,
 # in the style of ::gentoo's eclass/tests).  Needs no root: the ebuild's src_test runs it.
@@ -202,7 +207,7 @@ $(DIST).tar.gz: FORCE
 
 # The tarball alone builds and passes the tests that need no real Portage.
 check-dist: dist
-	$(TEST_ENV) tests/dist/check $(DIST).tar.gz
+	$(TEST_ENV) PHASEBOX_PORTAGE_SRC=$(TEST_PORTAGE) tests/dist/check $(DIST).tar.gz
 
 # Real Portage (see tests/e2e/run for how it is found; it says SKIPPED when it is not).
 # What phasebox costs per emerge, against real Portage: prints medians and ratios to the

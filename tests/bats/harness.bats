@@ -15,7 +15,7 @@ setup() {
 	: >"${SCRATCH}/src/portage-9.9.9/lib/portage/__init__.py"
 	tar -czf "${V}/portage-9.9.9.tar.gz" -C "${SCRATCH}/src" portage-9.9.9
 	SUM=$(sha256sum "${V}/portage-9.9.9.tar.gz" | cut -d' ' -f1)
-	TD=( env PHASEBOX_VENDOR="${V}" B="${SCRATCH}/build" PHASEBOX_TEST_DEPS_STATE="${SCRATCH}/state"
+	TD=( env -u PHASEBOX_PORTAGE_SRC PHASEBOX_VENDOR="${V}" B="${SCRATCH}/build" PHASEBOX_TEST_DEPS_STATE="${SCRATCH}/state"
 		"${REPO}/tests/test-deps" )
 }
 
