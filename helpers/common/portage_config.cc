@@ -327,7 +327,7 @@ struct Lexer {
 			return;
 		ShWord target = read_word();
 		if (target.subst)
-			cur.words.push_back(ShWord{"", true}); // the substitution still runs
+			word(ShWord{"", true}); // the substitution still runs
 		if (op == "<<" || op == "<<-")
 			heredocs.push_back({unquote(target.raw), op == "<<-"});
 	}
