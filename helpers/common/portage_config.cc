@@ -181,8 +181,7 @@ struct Lexer {
 	bool harmful(const std::string& inner) const;
 
 	// "$..." at s[i] == '$'.
-	// NOLINTNEXTLINE(misc-no-recursion): a command substitution is lexed by a Lexer of its own,
-	// at most 8 deep (harmful())
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see harmful()
 	void dollar(ShWord& w)
 	{
 		w.raw += '$';
@@ -218,8 +217,7 @@ struct Lexer {
 		}
 	}
 
-	// NOLINTNEXTLINE(misc-no-recursion): a command substitution is lexed by a Lexer of its own,
-	// at most 8 deep (harmful())
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see harmful()
 	void double_quoted(ShWord& w)
 	{
 		while (i < s.size() && s[i] != '"') {
@@ -258,8 +256,7 @@ struct Lexer {
 		       c == '>';
 	}
 
-	// NOLINTNEXTLINE(misc-no-recursion): a command substitution is lexed by a Lexer of its own,
-	// at most 8 deep (harmful())
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see harmful()
 	ShWord read_word()
 	{
 		ShWord w;
@@ -313,8 +310,7 @@ struct Lexer {
 
 	// A redirection at s[i] ('<', '>', or "&>"): its operator and target are dropped; a
 	// here-document's delimiter is remembered.
-	// NOLINTNEXTLINE(misc-no-recursion): a command substitution is lexed by a Lexer of its own,
-	// at most 8 deep (harmful())
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see harmful()
 	void redirection()
 	{
 		std::string op;
@@ -352,8 +348,7 @@ struct Lexer {
 		heredocs.clear();
 	}
 
-	// NOLINTNEXTLINE(misc-no-recursion): a command substitution is lexed by a Lexer of its own,
-	// at most 8 deep (harmful())
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see harmful()
 	void run()
 	{
 		while (i < s.size()) {
@@ -454,8 +449,8 @@ const std::set<std::string>& keywords()
 // The first word of each command after leading keywords and assignments, for a command
 // substitution's text: harmful when any is not a harmless builtin (echo and printf only
 // print into the substitution).
-// NOLINTNEXTLINE(misc-no-recursion): a command substitution is lexed by a Lexer of its own, at most
-// 8 deep (harmful())
+// A command substitution is lexed by a Lexer of its own, at most 8 deep.
+// NOLINTNEXTLINE(misc-no-recursion): bounded, as said
 bool Lexer::harmful(const std::string& inner) const
 {
 	if (nesting > 8)
@@ -644,8 +639,8 @@ class Scanner
 	void profile(bool p) { profile_ = p; }
 	bool snippet_seen() const { return seen_; }
 
-	// NOLINTNEXTLINE(misc-no-recursion): a sourced file is scanned by the same Scanner, at most
-	// 16 deep, never a file being scanned
+	// A sourced file is scanned by the same Scanner, at most 16 deep, never one being scanned.
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, as said
 	void file(const std::string& path)
 	{
 		if (depth_ > 16 || r_.files.size() > 4096)
@@ -705,8 +700,7 @@ class Scanner
 	}
 
 	// `source PATH` (PATH as expanded) at `at`.
-	// NOLINTNEXTLINE(misc-no-recursion): a sourced file is scanned by the same Scanner, at most
-	// 16 deep, never a file being scanned
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see file()
 	void sourced(const Place& at, const std::string& path)
 	{
 		if (names_snippet(path))
@@ -716,8 +710,7 @@ class Scanner
 		// A missing file sources nothing.
 	}
 
-	// NOLINTNEXTLINE(misc-no-recursion): a sourced file is scanned by the same Scanner, at most
-	// 16 deep, never a file being scanned
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see file()
 	void loop(const LoopVar& lv)
 	{
 		for (const auto& raw : lv.words) {
@@ -787,8 +780,7 @@ class Scanner
 			vars_.erase(name);
 	}
 
-	// NOLINTNEXTLINE(misc-no-recursion): a sourced file is scanned by the same Scanner, at most
-	// 16 deep, never a file being scanned
+	// NOLINTNEXTLINE(misc-no-recursion): bounded, see file()
 	void commands(const std::string& file, std::string_view text)
 	{
 		auto cmds = lex_shell(text);
