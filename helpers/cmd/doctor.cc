@@ -974,6 +974,12 @@ std::optional<int> parse(int argc, char** argv, Options& o)
 	if (auto rc = cli::parse(app, own, "phasebox doctor"))
 		return rc;
 	o.features_given = app.count("--features") > 0;
+	// Absolute, as Portage's PORTAGE_CONFIGROOT is (and the same for portageq as for doctor).
+	if (!o.config_root.empty())
+		if (char* real = ::realpath(o.config_root.c_str(), nullptr)) {
+			o.config_root = real;
+			std::free(real);
+		}
 	return std::nullopt;
 }
 

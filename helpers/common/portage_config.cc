@@ -552,7 +552,7 @@ std::string real(const std::string& path)
 	if (!r)
 		return path;
 	std::string s = r;
-	std::free(r); // NOLINT(cppcoreguidelines-no-malloc): realpath(3) allocates with malloc
+	std::free(r);
 	return s;
 }
 

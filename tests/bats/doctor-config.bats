@@ -101,6 +101,9 @@ json() { "${PY}" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(e
 	[[ $(json 'd["portage"]["found"]') == True && $(json 'd["portage"]["version"]') =~ ^[0-9]+\.[0-9]+ ]]
 	[[ $(json 'd["portage"]["config_root"]') == "${CFG}/" ]]
 	[[ $(json 'd["features_source"]') == portageq ]]
+	# A relative --config-root is made absolute, for doctor and for portageq alike.
+	(cd "${CFG}/etc" && env PATH="${PQ_PATH}" "${B}/phasebox" doctor --json --config-root .. >"${SCRATCH}/doctor.json") || true
+	[[ $(json 'd["portage"]["config_root"] + " " + d["portage"]["bashrc"]') == "${CFG}/ ${CFG}/etc/portage/bashrc" ]]
 
 	# Twin: the snippet first (comments and assignments may come before it).
 	printf '%s\n' '# site bashrc' 'export CCACHE_DIR=/var/cache/ccache' "source ${SNIPPET}" \
