@@ -527,12 +527,14 @@ void query_portage(const Options& o, PortageInfo& p)
 	std::vector<std::pair<std::string, std::string>> env;
 	if (!o.config_root.empty())
 		env.emplace_back("PORTAGE_CONFIGROOT", o.config_root);
-	// NAME* matches NAME and prints nothing for an unset one (plain NAME would print "").
-	Captured c = capture({"portageq", "envvar", "-v", "FEATURES*", "PHASEBOX_FALLBACK*",
-	                      "PORTAGE_IONICE_COMMAND*", "PORTAGE_CONFIGROOT*", "EPREFIX*",
-	                      "EROOT*", "ROOT*", "PORTAGE_BIN_PATH*"},
+	// One call for all of them (each costs Portage's start-up); an unset one prints as
+	// NAME='' and makes the status 1.  (NAME* would leave an unset one out, but Portage
+	// before 3.0.77 takes it literally.)
+	Captured c = capture({"portageq", "envvar", "-v", "FEATURES", "PHASEBOX_FALLBACK",
+	                      "PORTAGE_IONICE_COMMAND", "PORTAGE_CONFIGROOT", "EPREFIX", "EROOT",
+	                      "ROOT", "PORTAGE_BIN_PATH"},
 	                     Stderr::keep, env);
-	if (c.status != 0)
+	if (c.status != 0 && c.status != 1)
 		return;
 	p.vars = portage::parse_envvar_lines(c.out);
 	if (!p.vars.count("FEATURES") || !p.vars.count("PORTAGE_CONFIGROOT"))

@@ -32,6 +32,12 @@ bool is_glob_char(char c)
 	return c == '*' || c == '?' || c == '[';
 }
 
+// c is one of `set` (never the terminating NUL).
+bool one_of(const char* set, char c)
+{
+	return c != '\0' && std::strchr(set, c) != nullptr;
+}
+
 // --- the lexer ------------------------------------------------------------------------
 
 struct Lexer {
@@ -1025,10 +1031,13 @@ void add_profile(const std::string& node, const std::map<std::string, std::strin
 // --- small parsers ----------------------------------------------------------------------
 
 // One shlex word at s[i] (quotes: '...' literal; "..." with \\ and \" escapes; \x outside
-// quotes), up to unquoted whitespace — or, with stop_at_newline, only up to an unquoted
-// newline.  nullopt for an unbalanced quote.
-std::optional<std::string> shlex_word(const std::string& s, size_t& i, bool stop_at_newline)
+// quotes), up to unquoted whitespace — or, with `bash` (as portageq envvar -v writes a
+// value: shlex.quote, or before Portage 3.0.77 portage._shell_quote's "..." with \$ and \`
+// escaped too), only up to an unquoted newline.  nullopt for an unbalanced quote.
+std::optional<std::string> shlex_word(const std::string& s, size_t& i, bool bash)
 {
+	const bool stop_at_newline = bash;
+	const char* dq_escapes = bash ? "\\\"$`\n" : "\\\"";
 	std::string w;
 	while (i < s.size()) {
 		const char c = s[i];
@@ -1053,7 +1062,7 @@ std::optional<std::string> shlex_word(const std::string& s, size_t& i, bool stop
 				return std::nullopt;
 			for (size_t k = i + 1; k < close; ++k) {
 				if (c == '"' && s[k] == '\\' && k + 1 < close &&
-				    (s[k + 1] == '\\' || s[k + 1] == '"'))
+				    one_of(dq_escapes, s[k + 1]))
 					++k;
 				w += s[k];
 			}
@@ -1108,7 +1117,7 @@ std::string unquote(const std::string& raw)
 			if (c == '"')
 				q = 0;
 			else if (c == '\\' && k + 1 < raw.size() &&
-			         std::strchr("$`\"\\\n", raw[k + 1]) != nullptr)
+			         one_of("$`\"\\\n", raw[k + 1]))
 				o += raw[++k];
 			else
 				o += c;
@@ -1207,7 +1216,7 @@ std::optional<std::string> expand_word(const std::string& raw,
 				if (raw[k] == '`')
 					return std::nullopt;
 				if (raw[k] == '\\' && k + 1 < raw.size() &&
-				    std::strchr("$`\"\\\n", raw[k + 1]) != nullptr) {
+				    one_of("$`\"\\\n", raw[k + 1])) {
 					literal(raw[k + 1], true);
 					k += 2;
 				} else if (raw[k] == '$') {
