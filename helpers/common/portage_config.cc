@@ -1116,8 +1116,7 @@ std::string unquote(const std::string& raw)
 		} else if (q == '"') {
 			if (c == '"')
 				q = 0;
-			else if (c == '\\' && k + 1 < raw.size() &&
-			         one_of("$`\"\\\n", raw[k + 1]))
+			else if (c == '\\' && k + 1 < raw.size() && one_of("$`\"\\\n", raw[k + 1]))
 				o += raw[++k];
 			else
 				o += c;

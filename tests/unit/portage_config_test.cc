@@ -405,9 +405,10 @@ TEST(Shlex, SplitAndPortageqEnvvarLines)
 	EXPECT_EQ(v.count("garbage"), 0U);
 	// Before Portage 3.0.77, portage._shell_quote: bare when safe, else "..." with \\, \",
 	// \$ and \` escaped; an unset variable prints as NAME= (and the status is 1).
-	v = parse_envvar_lines("FEATURES=\"sandbox userpriv\"\nPHASEBOX_FALLBACK=\nEPREFIX=\n"
-	                       "PORTAGE_IONICE_COMMAND=\"/x/phasebox-cgroup adopt \\${PID} -- a \\\"b\\\" \\`c\\`\"\n"
-	                       "PORTAGE_CONFIGROOT=/\n");
+	v = parse_envvar_lines(
+	    "FEATURES=\"sandbox userpriv\"\nPHASEBOX_FALLBACK=\nEPREFIX=\n"
+	    "PORTAGE_IONICE_COMMAND=\"/x/phasebox-cgroup adopt \\${PID} -- a \\\"b\\\" \\`c\\`\"\n"
+	    "PORTAGE_CONFIGROOT=/\n");
 	EXPECT_EQ(v["FEATURES"], "sandbox userpriv");
 	EXPECT_EQ(v["PHASEBOX_FALLBACK"], "");
 	EXPECT_EQ(v["EPREFIX"], "");
