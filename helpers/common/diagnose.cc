@@ -260,7 +260,115 @@ Host read_host()
 			break;
 		}
 	h.container = detect_container(read_container_evidence());
+	if (auto mi = read_file("/proc/self/mountinfo"))
+		h.proc_masked = masked_proc_paths(mi.value());
+	if (auto um = read_file("/proc/self/uid_map"))
+		h.userns_nested = !initial_uid_map(um.value());
 	return h;
+}
+
+namespace
+{
+
+// A mountinfo field with the kernel's octal escapes (\040 for a space, ...) decoded.
+std::string mountinfo_field(std::string_view f)
+{
+	std::string o;
+	for (size_t k = 0; k < f.size(); ++k) {
+		if (f[k] == '\\' && k + 3 < f.size() && f[k + 1] >= '0' && f[k + 1] <= '3' &&
+		    f[k + 2] >= '0' && f[k + 2] <= '7' && f[k + 3] >= '0' && f[k + 3] <= '7') {
+			o += static_cast<char>((f[k + 1] - '0') * 64 + (f[k + 2] - '0') * 8 +
+			                       (f[k + 3] - '0'));
+			k += 3;
+			continue;
+		}
+		o += f[k];
+	}
+	return o;
+}
+
+struct MountLine {
+	std::string id, parent, root, point, fstype;
+};
+
+std::vector<MountLine> mount_lines(std::string_view text)
+{
+	std::vector<MountLine> ms;
+	size_t pos = 0;
+	while (pos < text.size()) {
+		size_t end = text.find('\n', pos);
+		if (end == std::string_view::npos)
+			end = text.size();
+		std::string_view line = text.substr(pos, end - pos);
+		pos = end + 1;
+		std::vector<std::string_view> f;
+		size_t p = 0;
+		while (p < line.size()) {
+			size_t sp = line.find(' ', p);
+			if (sp == std::string_view::npos)
+				sp = line.size();
+			f.push_back(line.substr(p, sp - p));
+			p = sp + 1;
+		}
+		size_t dash = 6;
+		while (dash < f.size() && f[dash] != "-")
+			++dash;
+		if (f.size() < 5 || dash + 1 >= f.size())
+			continue;
+		ms.push_back({std::string(f[0]), std::string(f[1]), mountinfo_field(f[3]),
+		              mountinfo_field(f[4]), std::string(f[dash + 1])});
+	}
+	return ms;
+}
+
+} // namespace
+
+std::vector<std::string> masked_proc_paths(std::string_view mountinfo)
+{
+	const auto ms = mount_lines(mountinfo);
+	std::vector<std::string> first;
+	bool any = false;
+	for (const auto& p : ms) {
+		if (p.fstype != "proc" || p.root != "/")
+			continue;
+		std::vector<std::string> covered;
+		const std::string prefix = p.point == "/" ? "/" : p.point + "/";
+		for (const auto& c : ms) {
+			if (c.parent != p.id || c.id == p.id)
+				continue;
+			const std::string rel =
+			    c.point.rfind(prefix, 0) == 0 ? c.point.substr(prefix.size()) : c.point;
+			if (rel == "sys/fs/binfmt_misc")
+				continue; // a permanently empty directory: covering it hides
+				          // nothing
+			covered.push_back(c.point);
+		}
+		if (covered.empty())
+			return {};
+		if (!any)
+			first = covered;
+		any = true;
+	}
+	return first;
+}
+
+bool initial_uid_map(std::string_view uid_map)
+{
+	std::string t(uid_map);
+	std::string a, b, c;
+	size_t k = 0;
+	auto field = [&](std::string& out) {
+		while (k < t.size() && (t[k] == ' ' || t[k] == '\t'))
+			++k;
+		while (k < t.size() && t[k] != ' ' && t[k] != '\t' && t[k] != '\n')
+			out += t[k++];
+	};
+	field(a);
+	field(b);
+	field(c);
+	while (k < t.size() && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n'))
+		++k;
+	return a == "0" && b == "0" && c == "4294967295" && k == t.size();
 }
 
 const char* cause_name(Cause c)
@@ -290,6 +398,8 @@ const char* cause_name(Cause c)
 		return "no-cgroupfs";
 	case Cause::not_delegated:
 		return "not-delegated";
+	case Cause::masked_proc:
+		return "masked-proc";
 	}
 	return "unknown";
 }
@@ -526,6 +636,45 @@ Diagnosis diagnose_mount(int err, const Host& h)
 		        "the AppArmor profile " + h.apparmor_profile + " refuses mount(2)",
 		        namespace_remedy(h, "run emerge unconfined by AppArmor")};
 	return {};
+}
+
+std::string container_proc_remedy(ContainerKind k)
+{
+	switch (k) {
+	case ContainerKind::docker:
+		return "docker run --security-opt systempaths=unconfined (Docker masks parts of "
+		       "/proc by default)";
+	case ContainerKind::podman:
+		return "podman run --security-opt unmask=ALL (Podman masks parts of /proc by "
+		       "default)";
+	case ContainerKind::kubernetes:
+		return "securityContext: {procMount: Unmasked} for the build container (with "
+		       "hostUsers: false)";
+	case ContainerKind::lxc:
+	case ContainerKind::nspawn:
+	case ContainerKind::none:
+	case ContainerKind::other:
+		return "";
+	}
+	return "";
+}
+
+Diagnosis diagnose_proc_mount(int err, bool in_userns, const Host& h)
+{
+	if ((err == EPERM || err == EACCES) && (in_userns || h.userns_nested) &&
+	    !h.proc_masked.empty()) {
+		std::string list;
+		for (const auto& p : h.proc_masked)
+			list += (list.empty() ? "" : ", ") + p;
+		return {Cause::masked_proc,
+		        "a new /proc cannot be mounted in a user namespace while parts of this one "
+		        "are covered (" +
+		            list + ")",
+		        pick(h.container, container_proc_remedy(h.container.kind),
+		             "run emerge where nothing is mounted over parts of /proc (umount " +
+		                 list + ")")};
+	}
+	return diagnose_mount(err, h);
 }
 
 Diagnosis diagnose_cgroup(int err, bool not_delegated, bool no_hierarchy, const Host& h)

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <vector>
 
 namespace phasebox::diag
 {
@@ -64,7 +65,21 @@ struct Host {
 	    apparmor_restrict_userns; // kernel.apparmor_restrict_unprivileged_userns (Ubuntu)
 	std::string apparmor_profile; // e.g. "docker-default (enforce)", "" when none
 	Container container;
+	std::vector<std::string> proc_masked; // masked_proc_paths() of this mount table
+	bool userns_nested = false; // this process is in a user namespace other than the first
 };
+
+// The mount points that cover part of /proc in a mountinfo text, as container engines mask
+// /proc/kcore, /proc/keys, /proc/sys, ...: the children of each proc mount (of the whole
+// file system, root "/") other than the permanently empty directory sys/fs/binfmt_misc.
+// The kernel refuses a new proc mount in a user namespace unless some proc mount of the
+// namespace is fully visible (fs/namespace.c, mnt_already_visible()), so: empty when one
+// proc mount has no such child, or when there is no proc mount at all; else the children
+// of the first one.
+std::vector<std::string> masked_proc_paths(std::string_view mountinfo);
+
+// Whether a /proc/<pid>/uid_map text is the initial user namespace's ("0 0 4294967295").
+bool initial_uid_map(std::string_view uid_map);
 
 // Read the Host of the calling process.  Fields that cannot be read stay unset.
 Host read_host();
@@ -83,6 +98,7 @@ enum class Cause {
 	read_only_cgroupfs, // EROFS
 	no_cgroupfs,        // no usable hierarchy is mounted
 	not_delegated,      // a non-root caller with no delegated subtree
+	masked_proc,        // /proc is partly covered: no new proc in a user namespace
 	// (no_new_privs and nosuid mounts are never a cause: phasebox uses no setuid bit and
 	// no file capability, so they take nothing from it.)
 };
@@ -107,6 +123,12 @@ Diagnosis diagnose_loopback(int err, bool in_userns, const Host& h);
 // A mount(2) in the new mount namespace failed with err (make-rslave, /proc).
 Diagnosis diagnose_mount(int err, const Host& h);
 
+// Mounting the new pid namespace's /proc failed with err; in_userns: inside a user
+// namespace phasebox made.  Where parts of /proc are masked (h.proc_masked) and a user
+// namespace is involved, that is the cause (Docker: --security-opt systempaths=unconfined);
+// otherwise as diagnose_mount().
+Diagnosis diagnose_proc_mount(int err, bool in_userns, const Host& h);
+
 // Setting up the phase's cgroup failed with err.  not_delegated: a non-root caller found
 // no delegated phasebox subtree above it; no_hierarchy: nothing usable is mounted.
 Diagnosis diagnose_cgroup(int err, bool not_delegated, bool no_hierarchy, const Host& h);
@@ -115,6 +137,7 @@ Diagnosis diagnose_cgroup(int err, bool not_delegated, bool no_hierarchy, const 
 // container kind detected (empty for none).
 std::string container_namespace_remedy(ContainerKind k);
 std::string container_cgroup_remedy(ContainerKind k);
+std::string container_proc_remedy(ContainerKind k);
 
 // The remedy for a container's kind when the container is confirmed; for one that only a
 // marker file suggests, `otherwise` followed by the container's remedy as a conditional;

@@ -143,8 +143,9 @@ diag::Diagnosis diagnose(const NsFailure& f, const NsPlan& plan, const diag::Hos
 	case Step::unshare:
 		return diag::diagnose_unshare(plan.flags, f.error.err, plan.userns, h);
 	case Step::mount:
-	case Step::proc:
 		return diag::diagnose_mount(f.error.err, h);
+	case Step::proc:
+		return diag::diagnose_proc_mount(f.error.err, plan.userns, h);
 	case Step::loopback:
 		return diag::diagnose_loopback(f.error.err, plan.userns, h);
 	case Step::hostname:

@@ -418,31 +418,44 @@ static_writer() {
 }
 
 @test "doctor: FEATURES and PHASEBOX_FALLBACK from portageq, else from the environment, else every token" {
-	mkdir "${SCRATCH}/bin"
-	printf '%s\n' '#!/bin/sh' '[ "$1" = envvar ] || exit 1' \
-		'case $2 in FEATURES) echo "sandbox phasebox-cgroup" ;; PHASEBOX_FALLBACK) echo warn ;; *) exit 1 ;; esac' \
-		>"${SCRATCH}/bin/portageq"
+	# A portageq answering as Portage's does (envvar -v NAME*..., --version), for a
+	# configuration whose bashrc sources the snippet first.
+	mkdir -p "${SCRATCH}/bin" "${SCRATCH}/cfg/etc/portage"
+	printf 'source %s\n' "${SNIPPET}" >"${SCRATCH}/cfg/etc/portage/bashrc"
+	printf '%s\n' '#!/bin/sh' 'case $1 in' '--version) echo "Portage 3.0.82" ;;' \
+		"envvar) printf '%s\\n' \"FEATURES='sandbox phasebox-cgroup'\" PHASEBOX_FALLBACK=warn PORTAGE_CONFIGROOT=${SCRATCH}/cfg/ ;;" \
+		'*) exit 1 ;;' 'esac' >"${SCRATCH}/bin/portageq"
 	chmod 755 "${SCRATCH}/bin/portageq"
+	# No Portage configuration of the machine's own in the runs without portageq.
+	local -a no_portage=( env PATH=/usr/bin:/bin PORTAGE_CONFIGROOT="${SCRATCH}/none" )
 	run -0 env PATH="${SCRATCH}/bin:${PATH}" FEATURES=phasebox-network-sandbox "${B}/phasebox" doctor --json
 	[[ ${output} == *'"fallback":"warn","features_source":"portageq"'* ]]
 	[[ ${output} == *'{"token":"phasebox-cgroup","asked":true,'* && ${output} == *'{"token":"phasebox-network-sandbox","asked":false,'* ]]
+	[[ ${output} == *'"portage":{"found":true,"version":"3.0.82","version_source":"portageq --version","config_root":"'"${SCRATCH}"'/cfg/","config_root_source":"portageq",'* ]]
 	# Twin: no portageq: the environment's FEATURES; neither: every token is asked for.
-	run -0 env PATH=/usr/bin:/bin FEATURES=phasebox-network-sandbox "${B}/phasebox" doctor --json
+	run -0 "${no_portage[@]}" FEATURES=phasebox-network-sandbox "${B}/phasebox" doctor --json
 	[[ ${output} == *'"fallback":"fail","features_source":"the environment"'* ]]
 	[[ ${output} == *'{"token":"phasebox-cgroup","asked":false,'* && ${output} == *'{"token":"phasebox-network-sandbox","asked":true,'* ]]
-	run -0 env -u FEATURES PATH=/usr/bin:/bin "${B}/phasebox" doctor --json
+	[[ ${output} == *'"portage":{"found":false,'* ]]
+	run -0 env -u FEATURES PATH=/usr/bin:/bin PORTAGE_CONFIGROOT="${SCRATCH}/none" "${B}/phasebox" doctor --json
 	[[ ${output} == *'"features_source":"nowhere (every token counts as asked for)"'* && ${output} != *'"asked":false'* ]]
 	[[ ${output} != *'"name":"delegated route"'* ]]
-	# The delegated route: the hook in PORTAGE_IONICE_COMMAND, or not.
-	run -0 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='/x/phasebox-cgroup adopt ${PID}' "${B}/phasebox" doctor --json
-	[[ ${output} == *'{"name":"delegated route","ok":true,"detail":"PORTAGE_IONICE_COMMAND runs phasebox-cgroup adopt (from the environment)"'* ]]
-	run -1 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --json
+	# The delegated route: the hook of this installation in PORTAGE_IONICE_COMMAND, or not.
+	run -0 "${no_portage[@]}" PORTAGE_IONICE_COMMAND="${B}/phasebox-cgroup adopt \${PID}" "${B}/phasebox" doctor --json
+	[[ ${output} == *'{"name":"delegated route","ok":true,"detail":"PORTAGE_IONICE_COMMAND runs '"${B}"'/phasebox-cgroup adopt … ${PID} (from the environment)"'* ]]
+	# ... another installation's adopt is not this one's hook ...
+	run -1 "${no_portage[@]}" PORTAGE_IONICE_COMMAND='/x/phasebox-cgroup adopt ${PID}' "${B}/phasebox" doctor --json
+	[[ ${output} == *'{"name":"delegated route","ok":false,"detail":"PORTAGE_IONICE_COMMAND runs /x/phasebox-cgroup adopt, not this installation'"'"'s '"${B}"'/phasebox-cgroup (from the environment)"'* ]]
+	# ... nor one without the emerge's ${PID}, nor another command.
+	run -1 "${no_portage[@]}" PORTAGE_IONICE_COMMAND="${B}/phasebox-cgroup adopt -- ionice -p \${PID}" "${B}/phasebox" doctor --json
+	[[ ${output} == *'{"name":"delegated route","ok":false,"detail":"PORTAGE_IONICE_COMMAND runs '"${B}"'/phasebox-cgroup adopt without ${PID}'* ]]
+	run -1 "${no_portage[@]}" PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --json
 	[[ ${output} == *'{"name":"delegated route","ok":false,'*'PORTAGE_IONICE_COMMAND='* ]]
 	# It counts only where userpriv phases are to get a cgroup.
-	run -0 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --features "phasebox-cgroup"
-	run -1 env PATH=/usr/bin:/bin PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --features "userpriv phasebox-cgroup"
+	run -0 "${no_portage[@]}" PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --features "phasebox-cgroup"
+	run -1 "${no_portage[@]}" PORTAGE_IONICE_COMMAND='ionice -c 3 -p ${PID}' "${B}/phasebox" doctor --features "userpriv phasebox-cgroup"
 	# A bad PHASEBOX_FALLBACK from the configuration is a usage error naming it.
-	run -100 --separate-stderr env PATH=/usr/bin:/bin PHASEBOX_FALLBACK=maybe "${B}/phasebox" doctor
+	run -100 --separate-stderr "${no_portage[@]}" PHASEBOX_FALLBACK=maybe "${B}/phasebox" doctor
 	[[ ${stderr} == *"PHASEBOX_FALLBACK='maybe' is not valid: expected fail or warn"* ]]
 }
 

@@ -245,6 +245,79 @@ TEST(Mount, FilterOrAppArmor)
 	EXPECT_EQ(diagnose_mount(ENOENT, h).cause, Cause::unknown);
 }
 
+// Docker masks parts of /proc (kcore, keys, timer_list over /dev/null, acpi and scsi under
+// tmpfs, bus/fs/irq/sys/sysrq-trigger bound read-only): the kernel then refuses a new proc
+// mount in a user namespace (mnt_already_visible), whatever the capabilities.
+TEST(MaskedProc, DockerMaskedPathsFromMountinfo)
+{
+	auto mi = read_file(test::fixture("mountinfo-docker-masked-proc"));
+	ASSERT_TRUE(mi.ok());
+	auto m = masked_proc_paths(mi.value());
+	EXPECT_EQ(m, (std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+	                                       "/proc/sysrq-trigger", "/proc/asound", "/proc/acpi",
+	                                       "/proc/kcore", "/proc/keys", "/proc/timer_list",
+	                                       "/proc/scsi"}));
+	// Twin: a host whose only mount below /proc is binfmt_misc's (a permanently empty
+	// directory, which hides nothing).
+	auto host_mi = read_file(test::fixture("mountinfo-host-binfmt"));
+	ASSERT_TRUE(host_mi.ok());
+	EXPECT_TRUE(masked_proc_paths(host_mi.value()).empty());
+	// One fully visible proc mount anywhere in the namespace is enough for the kernel.
+	EXPECT_TRUE(
+	    masked_proc_paths(mi.value() + "1300 1210 0:115 / /run/proc rw,nosuid - proc proc rw\n")
+	        .empty());
+	// A bind of a subdirectory of proc is not a proc mount of the whole file system.
+	EXPECT_EQ(masked_proc_paths("1 0 0:1 / / rw - ext4 /dev/sda rw\n"
+	                            "2 1 0:5 /sys /x rw - proc proc rw\n"
+	                            "3 2 0:6 / /x/kernel rw - tmpfs tmpfs rw\n"),
+	          std::vector<std::string>{});
+	EXPECT_TRUE(masked_proc_paths("").empty());
+	// Escaped mount points come back decoded.
+	EXPECT_EQ(masked_proc_paths("2 1 0:5 / /proc rw - proc proc rw\n"
+	                            "3 2 0:6 / /proc/a\\040b rw - tmpfs tmpfs rw\n"),
+	          std::vector<std::string>{"/proc/a b"});
+}
+
+TEST(MaskedProc, ProcMountInUserNamespaceNamesTheRemedy)
+{
+	Host h = host("status-docker-root", 0, docker());
+	auto mi = read_file(test::fixture("mountinfo-docker-masked-proc"));
+	ASSERT_TRUE(mi.ok());
+	h.proc_masked = masked_proc_paths(mi.value());
+	Diagnosis d = diagnose_proc_mount(EPERM, true, h);
+	EXPECT_EQ(d.cause, Cause::masked_proc);
+	EXPECT_STREQ(cause_name(d.cause), "masked-proc");
+	EXPECT_NE(d.text.find("/proc/kcore"), std::string::npos);
+	EXPECT_EQ(d.remedy.rfind("docker run --security-opt systempaths=unconfined", 0), 0U);
+	// Podman's and an unconfirmed Docker's: the conditional form.
+	h.container = Container{ContainerKind::podman, true, "pid 1 has container=podman"};
+	EXPECT_NE(diagnose_proc_mount(EPERM, true, h).remedy.find("unmask=ALL"), std::string::npos);
+	h.container = docker(false);
+	d = diagnose_proc_mount(EPERM, true, h);
+	EXPECT_EQ(d.remedy.rfind("run emerge where nothing is mounted over parts of /proc", 0), 0U);
+	EXPECT_NE(d.remedy.find("if this is a docker container"), std::string::npos);
+	EXPECT_NE(d.remedy.find("systempaths=unconfined"), std::string::npos);
+	// Already in a user namespace (a rootless container): the same cause without one of ours.
+	h.userns_nested = true;
+	EXPECT_EQ(diagnose_proc_mount(EPERM, false, h).cause, Cause::masked_proc);
+	// Twins: outside a user namespace the masks do not matter (mount's own diagnosis); nor
+	// without masks; nor for another error.
+	h.userns_nested = false;
+	EXPECT_EQ(diagnose_proc_mount(EPERM, false, h).cause, diagnose_mount(EPERM, h).cause);
+	h.proc_masked.clear();
+	EXPECT_EQ(diagnose_proc_mount(EPERM, true, h).cause, diagnose_mount(EPERM, h).cause);
+	h.proc_masked = {"/proc/kcore"};
+	EXPECT_NE(diagnose_proc_mount(ENOENT, true, h).cause, Cause::masked_proc);
+}
+
+TEST(MaskedProc, InitialUidMap)
+{
+	EXPECT_TRUE(initial_uid_map("         0          0 4294967295\n"));
+	EXPECT_FALSE(initial_uid_map("         0       1000          1\n"));
+	EXPECT_FALSE(initial_uid_map("0 0 4294967295\n1 1 1\n"));
+	EXPECT_FALSE(initial_uid_map(""));
+}
+
 TEST(Cgroup, ReadOnlyNotDelegatedNoHierarchy)
 {
 	Diagnosis ro =

@@ -48,6 +48,17 @@ containers_doctor() {
 		grep -qF '"name":"phase method","ok":true,"detail":"in the phase'"'"'s own shell (bash loads '"${pb_libexec}"'/phasebox-builtin.so)"' "${f}.json"
 	check "${name}: doctor (${who}) judged phasebox-ipc-sandbox, which FEATURES lacks, as not asked for" \
 		grep -q '{"token":"phasebox-ipc-sandbox","asked":false' "${f}.json"
+	# The Portage configuration, as Portage itself gives it: the scratch EPREFIX's.
+	check "${name}: doctor (${who}) read Portage's version and its configuration root (${eprefix}/)" \
+		grep -qE '"portage":\{"found":true,"version":"[0-9]+\.[0-9]+[^"]*","version_source":"[^"]+","config_root":"'"${eprefix}"'/","config_root_source":"portageq"' "${f}.json"
+	check "${name}: doctor (${who}) found the installed snippet sourced once by the bashrc in effect" \
+		grep -qF '{"name":"bashrc snippet","ok":true,"detail":"sourced once: '"${eprefix}"'/etc/portage/bashrc:'"$(grep -n '^source ' "${eprefix}/etc/portage/bashrc" | cut -d: -f1)"', '"${pb_prefix}"'/share/phasebox/phasebox.bashrc (this installation'"'"'s)"' "${f}.json"
+	# The harness's bashrc copies the phase's environment before the snippet, on purpose
+	# (install_phasebox, tests/e2e/lib.sh): doctor names that line.
+	check "${name}: doctor (${who}) says the harness's addwrite runs before the snippet" \
+		grep -qF '{"name":"snippet first","ok":false,"detail":"'"${eprefix}"'/etc/portage/bashrc:'"$(grep -n 'addwrite' "${eprefix}/etc/portage/bashrc" | head -n 1 | cut -d: -f1)"' runs '"'"'addwrite' "${f}.json"
+	check "${name}: doctor (${who}) found Portage's own namespace sandboxes off (FEATURES -ipc-sandbox -network-sandbox -pid-sandbox)" \
+		grep -qF '"name":"native network-sandbox","ok":true,"detail":"phasebox-network-sandbox alone (the src_* phases)"' "${f}.json"
 	"${repo}/tests/restrict/check-doctor-json" "${repo}/tests/restrict/doctor.schema.json" "${f}.json" \
 		phasebox-cgroup phasebox-network-sandbox > "${f}" 2>&1
 	check "${name}: doctor --json (${who}, ${fallback}) conforms to its schema" test "$(head -c 3 "${f}")" = ok$'\t'
