@@ -291,6 +291,7 @@ install: all
 	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' bashrc.d/phasebox.bashrc \
 		> $(DESTDIR)$(DATADIR)/phasebox.bashrc
 	chmod 0644 $(DESTDIR)$(DATADIR)/phasebox.bashrc
+	install -m 0644 tests/restrict/doctor.schema.json $(DESTDIR)$(DATADIR)/
 	$(foreach n,$(MANSECTIONS),install -m 0644 $(filter %.$(n),$(MANPAGES)) $(DESTDIR)$(MANDIR)/man$(n)/ &&) true
 
 # Removes what `make install` (with the same DESTDIR, PREFIX, … ) and `make install-bashrc-d`
@@ -298,6 +299,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/phasebox $(HELPERS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
 		$(DESTDIR)$(LIBEXECDIR)/phasebox-builtin.so $(DESTDIR)$(DATADIR)/phasebox.bashrc \
+		$(DESTDIR)$(DATADIR)/doctor.schema.json \
 		$(foreach p,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(patsubst .%,%,$(suffix $(p)))/$(notdir $(p)))
 	@l=$(DESTDIR)$(SYSCONFDIR)/portage/bashrc.d/00-phasebox.sh; \
 	if [ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(DATADIR)/phasebox.bashrc" ]; then echo "rm -f $$l"; rm -f "$$l"; fi
