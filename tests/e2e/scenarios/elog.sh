@@ -14,7 +14,8 @@
 #                 without a user namespace: the downgrade) and PHASEBOX_IO_WEIGHT=50
 #                 (dropped where this kernel cannot weigh I/O, detected as limits.bats does;
 #                 applied, and nothing said, where it can); PHASEBOX_SUMMARY=quiet
-#   elog-fail     the same with PHASEBOX_FALLBACK=fail: noop's src_prepare fails, and
+#   elog-fail     the same with PHASEBOX_FALLBACK=fail: noop's src_unpack (the first phase
+#                 Portage's networked rule sandboxes: no PROPERTIES=live) fails, and
 #                 the failure with its hint is ERROR in the saved elog
 #   elog-without  the twin: the same configuration without any phasebox token: no
 #                 phasebox line in any saved elog
@@ -127,21 +128,22 @@ PHASEBOX_USERNS=\"never\""
 	check "${name}: emerge fails (exit ${emerge_status})" test "${emerge_status}" -ne 0
 	file=$(elog_saved "${name}" noop)
 	check "${name}: noop has a saved elog file (${file:-none})" test -s "${file:-/dev/null}"
-	check "${name}: its elog has the failure under 'ERROR: prepare'" grep -qx 'ERROR: prepare' "${file:-/dev/null}"
+	check "${name}: its elog has the failure under 'ERROR: unpack'" grep -qx 'ERROR: unpack' "${file:-/dev/null}"
 	elog_has "${name}: ... naming the namespace and the errno" "${file}" \
-		'^phasebox-unshare: phasebox-test/noop-1 src_prepare: unshare\(network, uts namespaces\): Operation not permitted$'
+		'^phasebox-unshare: phasebox-test/noop-1 src_unpack: unshare\(network, uts namespaces\): Operation not permitted$'
 	elog_has "${name}: ... and the hint" "${file}" \
-		'^phasebox-unshare: phasebox-test/noop-1 src_prepare: hint: .*PHASEBOX_FALLBACK=warn'
+		'^phasebox-unshare: phasebox-test/noop-1 src_unpack: hint: .*PHASEBOX_FALLBACK=warn'
 	info "${name}: ${file}:"
 	sed 's/^/#   /' "${file:-/dev/null}"
 
 	# The twin: no phasebox token (the variables set all the same); Portage's own sandboxes
-	# off, as in the negative scenario, so that the daemons are not killed by anyone.
+	# off and no root hook, as in the negative scenario, so that the daemons are not killed by
+	# anyone (the hook's keeper would kill them when the emerge ends).
 	name=elog-without
 	extra_conf="${elog_conf}
 PHASEBOX_FALLBACK=\"warn\"
 PHASEBOX_IO_WEIGHT=\"50\""
-	write_make_conf "${name}" "${native_off[@]}"
+	no_adopt=1 write_make_conf "${name}" "${native_off[@]}"
 	emerge_run "${name}" 300 =phasebox-test/daemons-1 =phasebox-test/noop-1
 	check_emerge_ok "${name}" "daemons and noop"
 	check "${name}: without phasebox the 4 daemons survive ($(marker_pids daemons | wc -w) found)" \
