@@ -46,6 +46,7 @@
 #include "common/keeper.hh"
 #include "common/layout.hh"
 #include "common/orphan_count.hh"
+#include "common/portage_cgroup.hh"
 #include "common/privs.hh"
 #include "common/procinfo.hh"
 #include "common/report.hh"
@@ -203,6 +204,8 @@ Result<std::pair<std::string, bool>> leaf_base(const Hierarchy& h, layout::Where
 	case layout::Where::inner_node:
 		return Error{EPERM, "refusing to run from the inner phasebox cgroup " +
 					    quote(cur.value()) + " (no process belongs there)"};
+	case layout::Where::portage_build:
+		return std::make_pair(p.base, false);
 	case layout::Where::outside:
 		if (::getuid() == 0)
 			return std::make_pair(std::string(layout::leaves), true);
@@ -234,14 +237,51 @@ std::vector<ProcessInfo> sweep_inner(const Hierarchy& h, int basefd, layout::Whe
 	return out;
 }
 
-// A build-user phase of an adopted invocation on cgroup v2: its leaf comes from the keeper.
-int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::string& base)
+// Root's phase in a per-build cgroup of Portage's FEATURES=cgroup: the leaf goes below it,
+// Portage's processes wait in its holder while the leaf exists (common/portage_cgroup.hh).
+// Given back when this goes, after the leaf is removed.
+struct PortageNest {
+	UniqueFd dir;
+	std::string path;
+	~PortageNest()
+	{
+		if (!dir.valid())
+			return;
+		std::vector<Error> errors;
+		portage_cgroup::give_back(dir.get(), path, errors);
+		for (const auto& e : errors)
+			report::ignoring(e);
+	}
+};
+
+Status nest_in_portage(const Hierarchy& h, const std::string& path, PortageNest& nest)
 {
-	// base is /phasebox/inv-N/builds.
-	const std::string inv = base.substr(layout::top.size() + 1, base.rfind('/') - layout::top.size() - 1);
-	const std::string hint = "hint: the keeper 'phasebox-cgroup adopt' leaves for this emerge (" +
-				 keeper::socket_path(inv) +
-				 ") did not answer; is it still running? see phasebox-cgroup(8)";
+	auto dir = portage_cgroup::open_build(h, path);
+	if (!dir)
+		return dir.error();
+	if (Status s = portage_cgroup::make_room(dir.value().get(), path); !s)
+		return s;
+	nest.dir = std::move(dir.value());
+	nest.path = path;
+	return {};
+}
+
+// A build-user phase of an adopted invocation on cgroup v2 (in its main cgroup, or in a
+// per-build cgroup of Portage's FEATURES=cgroup of that emerge): its leaf comes from the
+// keeper of `inv`.
+int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::string& inv, const std::string& base,
+	     const std::string& portage_build = "")
+{
+	const std::string hint =
+		portage_build.empty()
+			? "hint: the keeper 'phasebox-cgroup adopt' leaves for this emerge (" + keeper::socket_path(inv) +
+				  ") did not answer; is it still running? see phasebox-cgroup(8)"
+			: "hint: Portage's FEATURES=cgroup put this phase into its build cgroup " + quote(portage_build) +
+				  "; a build-user phase gets its leaf below it from the keeper that 'phasebox-cgroup "
+				  "adopt' (make.conf's PORTAGE_IONICE_COMMAND) leaves for the emerge, and none answered at " +
+				  keeper::socket_path(inv) +
+				  ": set PORTAGE_IONICE_COMMAND as 'phasebox doctor' says, or FEATURES=-cgroup; see "
+				  "phasebox-cgroup(8)";
 	std::optional<keeper::Lease> lease;
 	auto chan = orphan_count::open();
 	if (!chan) {
@@ -260,7 +300,7 @@ int run_kept(RunOptions& o, Environment& env, const Hierarchy& h, const std::str
 		req.limits = o.limits;
 		req.warn = o.fallback == "warn";
 		req.makeopts = o.makeopts;
-		auto l = keeper::request(h, inv, pfd.get(), req);
+		auto l = keeper::request(h, inv, base, pfd.get(), req);
 		if (!l)
 			return l.error();
 		lease = std::move(l.value());
@@ -341,8 +381,26 @@ int run(RunOptions& o, Environment& env)
 		report_setup_failure(base.error(), not_delegated, false);
 		return ex::syscall;
 	}
-	if (where == layout::Where::adopted_main && h.value().kind == cgroupfs::Kind::v2 && ::getuid() != 0)
-		return run_kept(o, env, h.value(), base.value().first);
+	if (where == layout::Where::adopted_main && h.value().kind == cgroupfs::Kind::v2 && ::getuid() != 0) {
+		// base is /phasebox/inv-N/builds.
+		const std::string& b = base.value().first;
+		return run_kept(o, env, h.value(), b.substr(layout::top.size() + 1, b.rfind('/') - layout::top.size() - 1), b);
+	}
+	PortageNest nest;
+	if (where == layout::Where::portage_build) {
+		// Portage's FEATURES=cgroup put this phase into its build's cgroup: the leaf goes
+		// below it.  The build user's comes from the keeper of that emerge's invocation.
+		auto pb = layout::portage_build(base.value().first);
+		if (::getuid() != 0)
+			return run_kept(o, env, h.value(), layout::invocation_name(pb ? pb->emerge : 0), base.value().first,
+					base.value().first);
+		if (Status s = nest_in_portage(h.value(), base.value().first, nest); !s) {
+			if (warn)
+				return fall_back(o, env, s.error(), false, false);
+			report_setup_failure(s.error(), false, false);
+			return ex::syscall;
+		}
+	}
 	auto leaf = create_leaf(h.value(), base.value().first, base.value().second,
 				o.package + ":" + o.phase);
 	if (!leaf) {

@@ -3,6 +3,7 @@
 #include "cgroupfs.hh"
 #include "file.hh"
 #include "layout.hh"
+#include "portage_cgroup.hh"
 
 #include <cerrno>
 #include <charconv>
@@ -205,6 +206,8 @@ struct Client {
 	bool root = false; // may register, may not lease
 	std::optional<Leaf> leaf;
 	std::optional<Attached> att;
+	UniqueFd nest;          // Portage's build cgroup the leaf is below (FEATURES=cgroup)
+	std::string nest_path;
 	Request req;      // what is in force for the leaf
 	std::string log;  // where its record goes
 	double start = 0;
@@ -290,7 +293,7 @@ class Keeper {
 		// its leaf is refused at once, so it cannot hold the keeper's max_clients slots and
 		// starve the phases of its emerge.
 		if (cred.uid != 0)
-			if (Status in = in_main(cred.pid, "the supervisor"); !in) {
+			if (auto in = home_of(cred.pid, "the supervisor"); !in) {
 				(void)send_reply(s.get(), error_reply(in.error()));
 				return;
 			}
@@ -393,15 +396,21 @@ class Keeper {
 		return r < 0 || (r == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)));
 	}
 
-	Status in_main(pid_t pid, const char* who)
+	// Where a phase of this invocation starts: main (""), or, with Portage's FEATURES=cgroup,
+	// the per-build cgroup of this invocation's emerge Portage put it into (or that cgroup's
+	// holder, where it waits while another leaf is below it): that cgroup's path.
+	Result<std::string> home_of(pid_t pid, const char* who)
 	{
 		auto cg = current_cgroup(h_, static_cast<int>(pid));
 		if (!cg)
 			return cg.error();
-		if (cg.value() != main_path_)
-			return Error{EPERM, std::string(who) + " is in " + quote(cg.value()) + ", not in " +
-						    quote(main_path_)};
-		return {};
+		if (cg.value() == main_path_)
+			return std::string();
+		auto b = layout::portage_build(cg.value());
+		if (b && b->emerge == emerge_ && (b->rest.empty() || b->rest == layout::portage_holder))
+			return b->path;
+		return Error{EPERM, std::string(who) + " is in " + quote(cg.value()) + ", not in " + quote(main_path_) +
+					    " nor in a build cgroup Portage made for emerge " + std::to_string(emerge_)};
 	}
 
 	Result<std::string> lease(Client& cl, int child_pidfd, const Request& asked)
@@ -429,10 +438,14 @@ class Keeper {
 		if (!child)
 			return child.error();
 		const pid_t pid = child.value();
-		if (Status s = in_main(cl.peer_pid, "the supervisor"); !s)
-			return s.error();
-		if (Status s = in_main(pid, "the process to move"); !s)
-			return s.error();
+		auto home = home_of(cl.peer_pid, "the supervisor");
+		if (!home)
+			return home.error();
+		auto child_home = home_of(pid, "the process to move");
+		if (!child_home)
+			return child_home.error();
+		if (child_home.value() != home.value())
+			return Error{EPERM, "process " + std::to_string(pid) + " is not where the supervisor is"};
 		auto ids = process_ids(pid);
 		if (!ids)
 			return ids.error();
@@ -447,19 +460,41 @@ class Keeper {
 		// supervisor does not reap before the keeper has answered).
 		if (!pidfd_alive(child_pidfd))
 			return Error{ESRCH, "process " + std::to_string(pid) + " has exited"};
-		auto leaf = create_leaf(h_, builds_path_, false, label, cl.peer_pid);
-		if (!leaf)
+		// Below Portage's build cgroup, its processes wait in its holder while the leaf
+		// exists (common/portage_cgroup.hh); given back when the lease ends, or now.
+		const std::string& base_path = home.value().empty() ? builds_path_ : home.value();
+		UniqueFd nest;
+		if (!home.value().empty()) {
+			auto b = portage_cgroup::open_build(h_, base_path);
+			if (!b)
+				return b.error();
+			nest = std::move(b.value());
+			if (Status s = portage_cgroup::make_room(nest.get(), base_path); !s) {
+				give_back(nest, base_path);
+				return s.error();
+			}
+		}
+		auto leaf = create_leaf(h_, base_path, false, label, cl.peer_pid);
+		if (!leaf) {
+			give_back(nest, base_path);
 			return leaf.error();
+		}
 		Leaf& l = leaf.value();
+		auto undo = [&]() {
+			l.lock.reset();
+			l.dir.reset();
+			(void)cgroupfs::remove_tree(l.base.get(), l.name);
+			give_back(nest, base_path);
+		};
 		for (const char* f : {".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"})
 			if (::fchownat(l.dir.get(), f, c_.uid, c_.gid, AT_SYMLINK_NOFOLLOW) != 0) {
 				Error e = sys_error("chown " + quote(l.path + "/" + f));
-				(void)cgroupfs::remove_tree(builds_.get(), l.name);
+				undo();
 				return e;
 			}
 		AttachRequest ar;
 		ar.main = &h_;
-		ar.base_path = builds_path_;
+		ar.base_path = base_path;
 		ar.leafdir = l.dir.get();
 		ar.label = label;
 		ar.v1_of = pid;
@@ -467,7 +502,7 @@ class Keeper {
 		ar.warn = req.warn;
 		auto att = attach(ar, req.limits);
 		if (!att) {
-			(void)cgroupfs::remove_tree(builds_.get(), l.name);
+			undo();
 			return att.error();
 		}
 		Status moved = enter_mirrors(att.value(), pid);
@@ -475,8 +510,9 @@ class Keeper {
 			moved = write_file_at(l.dir.get(), "cgroup.procs", std::to_string(pid));
 		if (!moved || !pidfd_alive(child_pidfd)) {
 			// Whatever went in must be that process; if it died meanwhile, its pid may
-			// name another process by now: back to main with it.
-			auto main_rel = h_.relative(main_path_);
+			// name another process by now: back to where it came from with it.
+			auto main_rel = h_.relative(home.value().empty() ? main_path_
+									 : base_path + "/" + std::string(layout::portage_holder));
 			auto main_fd = main_rel ? cgroupfs::open_dir(h_.root.get(), main_rel.value())
 						: Result<UniqueFd>(main_rel.error());
 			if (auto pids = cgroupfs::list_pids(l.dir.get(), "cgroup.procs", false); pids && main_fd)
@@ -484,7 +520,7 @@ class Keeper {
 					(void)write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(p));
 			std::vector<Error> ignored;
 			detach(att.value(), ignored);
-			(void)cgroupfs::remove_tree(builds_.get(), l.name);
+			undo();
 			return moved ? Error{ESRCH, "process " + std::to_string(pid) + " has exited"}
 				     : Error{moved.error().err, "move " + std::to_string(pid) + " into " +
 									quote(l.path) + ": " + moved.error().what};
@@ -492,6 +528,8 @@ class Keeper {
 		std::string name = l.name;
 		cl.leaf = std::move(l);
 		cl.att = std::move(att.value());
+		cl.nest = std::move(nest);
+		cl.nest_path = base_path;
 		cl.log = req.log.empty() ? c_.log : req.log;
 		cl.req = std::move(req);
 		cl.start = now_s();
@@ -534,16 +572,31 @@ class Keeper {
 		detach(att, errors);
 		l.lock.reset();
 		l.dir.reset();
-		if (Status s = cgroupfs::remove_tree(builds_.get(), l.name); !s)
-			return Error{s.error().err, "remove " + quote(l.path) + ": " + s.error().what};
+		Status removed = cgroupfs::remove_tree(l.base.get(), l.name);
+		give_back(cl.nest, cl.nest_path);
+		if (!removed)
+			return Error{removed.error().err, "remove " + quote(l.path) + ": " + removed.error().what};
 		std::string line = accounting::to_json(rec);
 		if (Status s = accounting::append(cl.log, line); !s)
 			return Error{s.error().err, "append to the accounting log: " + s.error().what};
 		return line;
 	}
 
+	// Portage's build cgroup back as Portage made it, once no leaf is below it.
+	static void give_back(UniqueFd& nest, const std::string& path)
+	{
+		if (!nest.valid())
+			return;
+		// Nothing to say it to (the keeper's stderr is the emerge's terminal, or gone):
+		// what is left there, Portage removes with its build cgroup.
+		std::vector<Error> ignored;
+		portage_cgroup::give_back(nest.get(), path, ignored);
+		nest.reset();
+	}
+
 	const Hierarchy& h_;
 	Config c_;
+	long emerge_ = layout::parse_pid(c_.inv_name.substr(4)).value_or(-1);
 	std::string inv_path_, main_path_, builds_path_;
 	UniqueFd builds_;
 	std::map<int, Client> clients_;
@@ -903,7 +956,8 @@ Status register_package(const std::string& inv_name, const Request& req)
 	return {};
 }
 
-Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd, const Request& req)
+Result<Lease> request(const Hierarchy& h, const std::string& inv_name, const std::string& base, int child_pidfd,
+		      const Request& req)
 {
 	Lease l;
 	auto sock = connect_keeper(inv_name);
@@ -916,8 +970,7 @@ Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child
 	l.name = r.value();
 	if (!cgroupfs::is_plain_name(l.name) || !layout::is_leaf_name(l.name))
 		return Error{EPROTO, "the phasebox keeper answered a bad leaf name " + quote(l.name)};
-	std::string builds = std::string(layout::top) + "/" + inv_name + "/builds";
-	l.path = builds + "/" + l.name;
+	l.path = base + "/" + l.name;
 	auto rel = h.relative(l.path);
 	if (!rel)
 		return rel.error();

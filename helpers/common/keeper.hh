@@ -109,10 +109,12 @@ struct Lease {
 };
 
 // Ask the keeper of `inv_name` to put `child` (a pidfd of this process's child, held
-// before exec) into a new leaf labelled `label`.
+// before exec) into a new leaf labelled `label`, below `base` (the invocation's builds/, or
+// the build cgroup of Portage's FEATURES=cgroup the caller is in).
 // The keeper applies the package's registered limits when root registered any, else the
 // ones asked for, and fails the request when one cannot be applied (unless `warn`).
-Result<Lease> request(const Hierarchy& h, const std::string& inv_name, int child_pidfd, const Request& r);
+Result<Lease> request(const Hierarchy& h, const std::string& inv_name, const std::string& base, int child_pidfd,
+		      const Request& r);
 
 // Have the keeper kill what is left in the leaf and remove it; waits until it has.  The
 // keeper writes the phase's accounting record (the phase's exit `status`, and the

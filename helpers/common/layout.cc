@@ -101,11 +101,57 @@ std::optional<long> parse_pid(std::string_view s)
 	return v;
 }
 
+bool portage_name(std::string_view s)
+{
+	if (s.empty() || s == "." || s == "..")
+		return false;
+	for (unsigned char c : s)
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '+' || c == '-'))
+			return false;
+	return true;
+}
+
+std::optional<PortageBuild> portage_build(std::string_view current)
+{
+	auto parts = split(current);
+	for (auto part : parts)
+		if (part == "." || part == "..")
+			return std::nullopt;
+	// The first "emerge-<pid>" followed by a name: Portage's per-build cgroups are never
+	// nested, and what is below one is phasebox's.
+	for (size_t i = 0; i + 1 < parts.size(); ++i) {
+		if (parts[i].substr(0, 7) != "emerge-")
+			continue;
+		auto pid = parse_pid(parts[i].substr(7));
+		if (!pid || !portage_name(parts[i + 1]))
+			continue;
+		PortageBuild b;
+		for (size_t j = 0; j <= i + 1; ++j)
+			b.path += "/" + std::string(parts[j]);
+		b.emerge = *pid;
+		for (size_t j = i + 2; j < parts.size(); ++j)
+			b.rest += (j == i + 2 ? "" : "/") + std::string(parts[j]);
+		return b;
+	}
+	return std::nullopt;
+}
+
 Placement classify(std::string_view current)
 {
 	auto parts = split(current);
-	if (parts.empty() || parts[0] != top.substr(1))
-		return {Where::outside, ""};
+	if (parts.empty() || parts[0] != top.substr(1)) {
+		// Portage's per-build cgroup (FEATURES=cgroup), its holder, or a leaf below it.
+		auto b = portage_build(current);
+		if (!b)
+			return {Where::outside, ""};
+		if (b->rest.empty() || b->rest == portage_holder)
+			return {Where::portage_build, b->path};
+		const std::string_view first = std::string_view(b->rest).substr(0, b->rest.find('/'));
+		if (is_leaf_name(first))
+			return {Where::in_leaf, b->path + "/" + b->rest};
+		return {Where::inner_node, ""};
+	}
 	// "." and ".." never appear in a path the kernel writes; refused rather than resolved,
 	// since "/phasebox/leaves/x.pb1/.." would put a leaf above the leaf.
 	for (auto part : parts)

@@ -9,6 +9,12 @@
 //   /phasebox/inv-<pid>/keeper/      the invocation's keeper (common/keeper.hh; v2)
 //   .../<leaf>/<leaf>                a phasebox run inside a leaf nests below it
 //
+// Beside Portage's own FEATURES=cgroup (Portage 3.0.82, cgroup v2 only), whose phases run
+// in a per-build cgroup <portage root>/emerge-<pid>/<cpv> that Portage made and reads its
+// per-build totals from, phasebox nests below that cgroup instead (common/portage_cgroup.hh):
+//   .../emerge-<pid>/<cpv>/phasebox.portage   the processes Portage put there, for the phase
+//   .../emerge-<pid>/<cpv>/<leaf>             the phase's leaf
+//
 // Paths are hierarchy paths as /proc/self/cgroup shows them.
 #pragma once
 
@@ -45,6 +51,8 @@ enum class Where {
 	in_leaf,      // inside a phasebox leaf: nest below the current cgroup
 	inner_node,   // in an inner phasebox cgroup where no process belongs: refuse
 	outside,      // not below /phasebox at all
+	portage_build, // in a per-build cgroup of Portage's FEATURES=cgroup (or its holder):
+	               // the leaf goes below that cgroup, base
 };
 
 struct Placement {
@@ -55,5 +63,16 @@ struct Placement {
 // Classify the caller's current cgroup.  The base is canonical (absolute, no empty
 // component); a path with a "." or ".." component is an inner_node (refused).
 Placement classify(std::string_view current);
+
+// Portage's FEATURES=cgroup: a per-build cgroup is ".../emerge-<pid>/<name>", <name> as
+// Portage's sanitize_name() makes it ([A-Za-z0-9._+-], neither "." nor ".."), where <pid>
+// is the emerge's.  What phasebox puts below one: its holder and its leaves.
+inline constexpr std::string_view portage_holder = "phasebox.portage";
+struct PortageBuild {
+	std::string path; // the per-build cgroup, canonical
+	long emerge = 0;  // the emerge's pid, from its parent's name
+	std::string rest; // below it: "", the holder, or a leaf (and what nests in it)
+};
+std::optional<PortageBuild> portage_build(std::string_view current);
 
 } // namespace phasebox::layout

@@ -307,3 +307,54 @@ TEST(Classify, DotComponentsAreRefused)
 }
 
 } // namespace
+
+// --- Portage's FEATURES=cgroup ---------------------------------------------------------
+
+TEST(PortageBuild, PerBuildCgroupsWhereverPortageAnchorsThem)
+{
+	auto b = portage_build("/portage/emerge-3392/psb_probe-1");
+	ASSERT_TRUE(b.has_value());
+	EXPECT_EQ(b->path, "/portage/emerge-3392/psb_probe-1");
+	EXPECT_EQ(b->emerge, 3392);
+	EXPECT_EQ(b->rest, "");
+	// Below a systemd unit with Delegate=yes (Portage anchors there), or a custom
+	// PORTAGE_CGROUP_ROOT.
+	b = portage_build("/system.slice/emerge.service/portage/emerge-7/dev-libs_foo-1.2_rc3-r1");
+	ASSERT_TRUE(b.has_value());
+	EXPECT_EQ(b->path, "/system.slice/emerge.service/portage/emerge-7/dev-libs_foo-1.2_rc3-r1");
+	EXPECT_EQ(b->emerge, 7);
+	b = portage_build("//portage//emerge-12/c_p-1//phasebox.portage/");
+	ASSERT_TRUE(b.has_value());
+	EXPECT_EQ(b->path, "/portage/emerge-12/c_p-1");
+	EXPECT_EQ(b->rest, "phasebox.portage");
+	b = portage_build("/portage/emerge-12/c_p-1/c:p:compile.pb9/x");
+	ASSERT_TRUE(b.has_value());
+	EXPECT_EQ(b->rest, "c:p:compile.pb9/x");
+}
+
+TEST(PortageBuild, NotPortagesShape)
+{
+	for (const char* p : {"/", "/portage", "/portage/emerge-12", "/portage/emerge-x/c_p-1",
+			      "/portage/emerge-0/c_p-1", "/portage/emerge-012/c_p-1", "/portage/emerge-/c_p-1",
+			      "/portage/emerge-12.service/c_p-1", "/portage/emerge-12/c:p-1",
+			      "/portage/emerge-12/../x", "/portage/emerge-12/./x", "/portage/emerge-12/a b",
+			      "/portage/c_p-1"})
+		EXPECT_FALSE(portage_build(p).has_value()) << p;
+}
+
+TEST(Classify, PortageBuild)
+{
+	expect_place("/portage/emerge-12/c_p-1", Where::portage_build, "/portage/emerge-12/c_p-1");
+	expect_place("/portage/emerge-12/c_p-1/phasebox.portage", Where::portage_build, "/portage/emerge-12/c_p-1");
+	expect_place("/portage/emerge-12/c_p-1/c:p:compile.pb9", Where::in_leaf,
+		     "/portage/emerge-12/c_p-1/c:p:compile.pb9");
+	expect_place("/portage/emerge-12/c_p-1/c:p:compile.pb9/a/b", Where::in_leaf,
+		     "/portage/emerge-12/c_p-1/c:p:compile.pb9/a/b");
+	// Anything else below a build cgroup is no place for a process of a phase.
+	expect_place("/portage/emerge-12/c_p-1/other", Where::inner_node, "");
+	expect_place("/portage/emerge-12/c_p-1/phasebox.portage/x", Where::inner_node, "");
+	expect_place("/portage/emerge-12", Where::outside, "");
+	// phasebox's own layout wins: a leaf named like Portage's is still phasebox's.
+	expect_place("/phasebox/inv-1/builds/a.pb2/portage/emerge-9/c_p-1", Where::in_leaf,
+		     "/phasebox/inv-1/builds/a.pb2/portage/emerge-9/c_p-1");
+}
