@@ -1480,24 +1480,18 @@ Overlap overlap(const std::string& native, const OverlapInput& in)
 			          std::string(in.phasebox ? "; " + ours +
 			                                        " alone gives each phase its cgroup"
 			                                  : "");
-		} else if (in.phasebox && in.userpriv) {
-			o.ok = false;
-			o.gives =
-			    "these fail together with userpriv: Portage moves each phase into its "
-			    "per-build cgroup (/sys/fs/cgroup/portage/emerge-<pid>/...) before it "
-			    "starts, out of the invocation 'phasebox-cgroup adopt' prepared, so "
-			    "the "
-			    "userpriv phases find no delegated cgroup (issue #15)";
-			o.remedy = "FEATURES=\"-cgroup\" in make.conf (" + ours +
-			           " accounts every phase itself), or remove " + ours +
-			           " from FEATURES";
 		} else if (in.phasebox) {
 			o.gives =
-			    "both apply where emerge runs as root: Portage's per-build cgroup "
-			    "first, then " +
+			    "both apply where emerge runs as root: Portage puts each build into its "
+			    "per-build cgroup (<root>/emerge-<pid>/<cpv>) and " +
 			    ours +
-			    " moves each src_* phase into a leaf of its own, so Portage's "
-			    "accounting of the build misses those phases";
+			    " nests each src_* phase's leaf below it, so Portage's per-build totals "
+			    "include the phases and phasebox's limits, accounting and orphan kill "
+			    "hold" +
+			    std::string(in.userpriv ? "; the userpriv phases get their leaves from the "
+			                              "keeper of 'phasebox-cgroup adopt' (the delegated "
+			                              "route)"
+			                            : "");
 		} else {
 			o.gives = theirs +
 			          " alone: one cgroup per build, accounting only, where emerge "

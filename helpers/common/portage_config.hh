@@ -174,11 +174,10 @@ struct Overlap {
 };
 
 // What the combination of Portage's `native` token ("network-sandbox", "ipc-sandbox",
-// "pid-sandbox", "mount-sandbox" or "cgroup") with phasebox's gives.  The one failing
-// combination: Portage's cgroup (3.0.82 and later, cgroup2 at /sys/fs/cgroup) with
-// phasebox-cgroup and userpriv: Portage moves each phase into its per-build cgroup, out of
-// the invocation `phasebox-cgroup adopt` prepared, so a userpriv phase finds no delegated
-// cgroup (issue #15).
+// "pid-sandbox", "mount-sandbox" or "cgroup") with phasebox's gives.  Portage's cgroup
+// (3.0.82 and later, cgroup2 at /sys/fs/cgroup) with phasebox-cgroup: phasebox nests below
+// Portage's per-build cgroups (common/portage_cgroup.hh); for userpriv phases that needs the
+// hook, which the "delegated route" check asks for.
 Overlap overlap(const std::string& native, const OverlapInput& in);
 
 // --- where doctor runs --------------------------------------------------------------

@@ -264,7 +264,7 @@ json() { "${PY}" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(e
 	[[ $(json '[f["verdict"] + " " + f["cause"] for f in d["features"] if f["token"] == "phasebox-cgroup"][0]') == "fails not-delegated" ]]
 }
 
-@test "Portage's cgroup with phasebox-cgroup and userpriv where cgroup2 is at /sys/fs/cgroup: fails, FEATURES=-cgroup; twins: on this host, and without userpriv" {
+@test "Portage's cgroup with phasebox-cgroup and userpriv where cgroup2 is at /sys/fs/cgroup: both apply, phasebox nests below Portage's build cgroup; twins: on this host, without userpriv, without the hook" {
 	config native "userpriv phasebox-cgroup cgroup" "PORTAGE_IONICE_COMMAND=\"${HOOK}\""
 	printf 'source %s\n' "${SNIPPET}" >"${CFG}/etc/portage/bashrc"
 	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
@@ -280,11 +280,10 @@ json() { "${PY}" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(e
 		[[ -n ${CG2} ]] || skip "no cgroup2 on this host"
 		doctor unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh --
 	fi
-	[[ ${DOCTOR_RC} -eq 1 && ${OK} == false ]]
-	row_failed "native cgroup"
-	[[ $(detail "native cgroup") == *"userpriv phases find no delegated cgroup (issue #15)" ]]
-	[[ $(json '[o["remedy"] for o in d["portage"]["overlap"] if o["native"] == "cgroup"][0]') == 'FEATURES="-cgroup" in make.conf'* ]]
-	# Twin: without userpriv both apply.
+	[[ ${DOCTOR_RC} -eq 0 ]]
+	row_ok "native cgroup"
+	[[ $(detail "native cgroup") == "both apply where emerge runs as root: "*"nests each src_* phase's leaf below it"*"the userpriv phases get their leaves from the keeper of 'phasebox-cgroup adopt' (the delegated route)" ]]
+	# Twin: without userpriv both apply, and no keeper is needed.
 	config native "-userpriv phasebox-cgroup cgroup"
 	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
 		doctor --
@@ -293,7 +292,17 @@ json() { "${PY}" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(e
 	fi
 	[[ ${DOCTOR_RC} -eq 0 ]]
 	row_ok "native cgroup"
-	[[ $(detail "native cgroup") == "both apply where emerge runs as root: "* ]]
+	[[ $(detail "native cgroup") == "both apply where emerge runs as root: "*"orphan kill hold" ]]
+	# Twin: userpriv without the hook: the delegated route fails, and says how to fix it.
+	config native "userpriv phasebox-cgroup cgroup"
+	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
+		doctor --
+	else
+		doctor unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh --
+	fi
+	[[ ${DOCTOR_RC} -eq 1 ]]
+	row_ok "native cgroup"
+	row_failed "delegated route"
 }
 
 @test "a masked /proc path: the proc mount in a user namespace fails naming it and the remedy; twin: unmasked" {
