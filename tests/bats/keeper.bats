@@ -175,7 +175,7 @@ echo "$v" 2>/dev/null >"$0${leaf%/*}/cgroup.procs"; echo "builds=$?"'
 	local child
 	# nobody, but not in the invocation
 	run -0 "${NOBODY[@]}" "${CLIENT[@]}" "${SOCK}" child
-	[[ ${lines[0]} == "E1:the supervisor is in '"*"', not in '/phasebox/inv-${HOLDER}/main'" ]]
+	[[ ${lines[0]} == "E1:the supervisor is in '"*"', not in '/phasebox/inv-${HOLDER}/main' nor in a build cgroup Portage made for emerge ${HOLDER}" ]]
 	# root (not the build user) in main
 	bash -c 'echo $$ >"$0/main/cgroup.procs"; exec "$@"' "${INV}" "${CLIENT[@]}" "${SOCK}" other "${VICTIM}" >"${SCRATCH}/out"
 	[[ $(<"${SCRATCH}/out") == "E1:uid 0 is not the build user this invocation was delegated to (uid 65534); root may only register limits" ]]

@@ -155,7 +155,7 @@ sys.stdin.read()  # hold them all until the holder says it is done
 	pb_run_holder "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	run -0 cat "${SCRATCH}/w/out"
-	[[ ${lines[0]} == "E1:the supervisor is in '/phasebox/inv-${HOLDER}/builds/cat:${MARK}-1:src_unpack.pb"*"', not in '/phasebox/inv-${HOLDER}/main'" ]]
+	[[ ${lines[0]} == "E1:the supervisor is in '/phasebox/inv-${HOLDER}/builds/cat:${MARK}-1:src_unpack.pb"*"', not in '/phasebox/inv-${HOLDER}/main' nor in a build cgroup Portage made for emerge ${HOLDER}" ]]
 	[[ ${output} == *second=0* ]]
 	[[ $(grep -c '"phase":"src_compile"' "${LOG}") -eq 1 ]]
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
