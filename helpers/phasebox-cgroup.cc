@@ -382,9 +382,9 @@ int run(RunOptions& o, Environment& env)
 		return ex::syscall;
 	}
 	if (where == layout::Where::adopted_main && h.value().kind == cgroupfs::Kind::v2 && ::getuid() != 0) {
-		// base is /phasebox/inv-N/builds.
+		// base is <top>/inv-N/builds.
 		const std::string& b = base.value().first;
-		return run_kept(o, env, h.value(), b.substr(layout::top.size() + 1, b.rfind('/') - layout::top.size() - 1), b);
+		return run_kept(o, env, h.value(), layout::invocation_of(b), b);
 	}
 	PortageNest nest;
 	if (where == layout::Where::portage_build) {
@@ -599,7 +599,9 @@ Status join_parent_invocation(const Hierarchy& h, long pid)
 	return write_file_at(dir.value().get(), "cgroup.procs", std::to_string(pid));
 }
 
-// /phasebox/inv-PID/{main,builds}: PID into main, builds delegated to `user`.
+// <top>/inv-PID/{main,builds}: PID into main, builds delegated to `user`.  The top is at
+// the root of the hierarchy, or below PID's own cgroup where that was delegated with the
+// controllers (choose_anchor()).
 Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user, const std::string& log)
 {
 	uid_t uid = 0;
@@ -611,12 +613,17 @@ Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user,
 		report::ignoring(Error{0, "no user " + quote(user) +
 					      " to delegate to; only root phases will get a cgroup"});
 	}
-	auto top = cgroupfs::open_dir(h.root.get(), std::string(layout::top.substr(1)), true, 0755);
+	Anchor anchor = choose_anchor(h, static_cast<pid_t>(pid));
+	const std::string top_path = layout::top_below(anchor.path);
+	auto top_rel = h.relative(top_path);
+	if (!top_rel)
+		return top_rel.error();
+	auto top = cgroupfs::open_dir(h.root.get(), top_rel.value(), true, 0755);
 	if (!top)
 		return top.error();
 	// Serializes adopt runs: the stale-invocation check and the creation must not interleave.
 	if (::flock(top.value().get(), LOCK_EX) != 0)
-		return sys_error("lock " + quote(std::string(layout::top)));
+		return sys_error("lock " + quote(top_path));
 	std::string name = layout::invocation_name(pid);
 	reap_stale_invocations(h, top.value().get(), name);
 	auto inv = cgroupfs::open_dir(top.value().get(), name, true, 0755);
@@ -637,9 +644,16 @@ Status prepare_invocation(const Hierarchy& h, long pid, const std::string& user,
 		return sys_error("pidfd_open " + std::to_string(pid));
 	if (Status s = write_file_at(main_fd.value().get(), "cgroup.procs", std::to_string(pid)); !s)
 		return s;
+	// What else is in the anchor (emerge's other processes, this one) waits in its
+	// init.scope, so that the anchor may give the controllers to the top.
+	if (Status s = prepare_anchor(h, anchor); !s)
+		report::ignoring(Error{s.error().err, "the cgroup " + quote(anchor.path) + " emerge runs in: " +
+							      s.error().what + "; the limits may not apply there"});
 	if (uid != 0 && v2) {
 		::fcntl(emerge.get(), F_SETFD, FD_CLOEXEC);
-		return keeper::start(h, emerge.get(), keeper::Config{name, uid, gid, 10, log});
+		keeper::Config kc{name, uid, gid, 10, log};
+		kc.top = top_path;
+		return keeper::start(h, emerge.get(), kc);
 	}
 	return {};
 }
@@ -758,10 +772,16 @@ int register_limits(RunOptions& o)
 	auto cur = current_cgroup(h.value());
 	if (!cur)
 		return ex::ok;
+	// Root's pkg_setup runs in the invocation's main cgroup, or, with Portage's
+	// FEATURES=cgroup, in the build's cgroup of that emerge.
 	auto p = layout::classify(cur.value());
-	if (p.where != layout::Where::adopted_main)
+	std::string inv;
+	if (p.where == layout::Where::adopted_main)
+		inv = layout::invocation_of(p.base);
+	else if (auto pb = p.where == layout::Where::portage_build ? layout::portage_build(p.base) : std::nullopt)
+		inv = layout::invocation_name(pb->emerge);
+	if (inv.empty())
 		return ex::ok;
-	const std::string inv = p.base.substr(layout::top.size() + 1, p.base.rfind('/') - layout::top.size() - 1);
 	keeper::Request req;
 	req.label = o.package;
 	req.limits = o.limits;

@@ -1,8 +1,12 @@
 #include "cgroup_setup.hh"
 
+#include "file.hh"
 #include "proc_cgroup.hh"
 
+#include <algorithm>
 #include <dirent.h>
+#include <sstream>
+#include <sys/xattr.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -168,6 +172,110 @@ std::vector<Reaped> reap_stale_leaves(int basefd, cgroupfs::Kind kind, const std
 	}
 	::flock(basefd, LOCK_UN);
 	return out;
+}
+
+namespace {
+
+std::vector<std::string> words_of(const std::string& s)
+{
+	std::vector<std::string> out;
+	std::istringstream in(s);
+	for (std::string w; in >> w;)
+		out.push_back(w);
+	return out;
+}
+
+bool all_in(const std::vector<std::string>& wanted, const std::vector<std::string>& have)
+{
+	for (const auto& w : wanted)
+		if (std::find(have.begin(), have.end(), w) == have.end())
+			return false;
+	return true;
+}
+
+bool delegated(int dirfd)
+{
+	for (const char* attr : {"user.delegate", "trusted.delegate"}) {
+		char v[16];
+		ssize_t n = ::fgetxattr(dirfd, attr, v, sizeof v);
+		if (n == 0 || (n > 0 && !(n == 1 && v[0] == '0')))
+			return true;
+	}
+	return false;
+}
+
+std::vector<std::string> words_at(int dirfd, const char* file)
+{
+	auto r = read_file_at(dirfd, file);
+	return r ? words_of(r.value()) : std::vector<std::string>{};
+}
+
+} // namespace
+
+Anchor choose_anchor(const Hierarchy& h, pid_t pid)
+{
+	Anchor a;
+	if (h.kind != cgroupfs::Kind::v2)
+		return a;
+	auto cur = current_cgroup(h, static_cast<int>(pid));
+	if (!cur)
+		return a;
+	std::string path = cur.value();
+	const std::string scope = "/init.scope";
+	if (path.size() > scope.size() && path.compare(path.size() - scope.size(), scope.size(), scope) == 0)
+		path.resize(path.size() - scope.size());
+	if (path.empty() || path == "/" || layout::classify(path).where != layout::Where::outside)
+		return a;
+	auto rel = h.relative(path);
+	if (!rel)
+		return a;
+	auto dir = cgroupfs::open_dir(h.root.get(), rel.value());
+	if (!dir)
+		return a;
+	for (const auto& c : words_at(h.root.get(), "cgroup.controllers"))
+		if (c == "cpu" || c == "io" || c == "memory" || c == "pids")
+			a.wanted.push_back(c);
+	a.delegated = delegated(dir.value().get());
+	const bool usable = a.delegated ? all_in(a.wanted, words_at(dir.value().get(), "cgroup.controllers"))
+					: !a.wanted.empty() && all_in(a.wanted, words_at(dir.value().get(), "cgroup.subtree_control"));
+	if (usable)
+		a.path = path;
+	return a;
+}
+
+Status prepare_anchor(const Hierarchy& h, const Anchor& a)
+{
+	if (a.path == "/" || a.path.empty())
+		return {};
+	auto rel = h.relative(a.path);
+	if (!rel)
+		return rel.error();
+	auto dir = cgroupfs::open_dir(h.root.get(), rel.value());
+	if (!dir)
+		return dir.error();
+	const int fd = dir.value().get();
+	if (all_in(a.wanted, words_at(fd, "cgroup.subtree_control")))
+		return {};
+	auto scope = cgroupfs::open_dir(fd, "init.scope", true, 0755);
+	if (!scope)
+		return scope.error();
+	for (int round = 0; round < 8; ++round) {
+		auto pids = cgroupfs::list_pids(fd, "cgroup.procs", false);
+		if (!pids)
+			return pids.error();
+		if (pids.value().empty())
+			break;
+		for (pid_t p : pids.value())
+			if (Status s = write_file_at(scope.value().get(), "cgroup.procs", std::to_string(p));
+			    !s && s.error().err != ESRCH)
+				return Error{s.error().err, "move " + std::to_string(p) + " into " + quote(a.path + "/init.scope") +
+								    ": " + s.error().what};
+	}
+	for (const auto& c : a.wanted)
+		if (Status s = write_file_at(fd, "cgroup.subtree_control", "+" + c); !s)
+			return Error{s.error().err, "enable the " + c + " controller in " + quote(a.path + "/cgroup.subtree_control") +
+							    ": " + s.error().what};
+	return {};
 }
 
 } // namespace phasebox

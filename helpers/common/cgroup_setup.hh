@@ -63,4 +63,24 @@ struct Reaped {
 std::vector<Reaped> reap_stale_leaves(int basefd, cgroupfs::Kind kind, const std::string& keep,
 				      std::chrono::milliseconds timeout, std::vector<Error>& errors);
 
+// Where an emerge's invocation goes on cgroup v2, as Portage 3.0.82 anchors its own
+// FEATURES=cgroup hierarchy (lib/portage/util/cgroup.py, _detect_portage_root): below the
+// emerge's own cgroup (without a trailing /init.scope) when that cgroup can give phasebox's
+// leaves every controller the hierarchy's root offers among cpu, io, memory and pids —
+// because its manager enabled them in its cgroup.subtree_control, or because it was
+// delegated (systemd's Delegate=yes: the user.delegate or trusted.delegate extended
+// attribute) and offers them —, else the root ("/").  An interactive emerge runs in a
+// session scope that is delegated nothing: the root.  cgroup v1: the root.
+struct Anchor {
+	std::string path = "/";
+	bool delegated = false;
+	std::vector<std::string> wanted; // the controllers it must give
+};
+Anchor choose_anchor(const Hierarchy& h, pid_t pid);
+
+// Let the anchor give its controllers to the top: what is still in it (cgroup v2's "no
+// internal processes" rule) goes into <anchor>/init.scope, as Portage and systemd do, and
+// the controllers are enabled in its cgroup.subtree_control.  Nothing to do at the root.
+Status prepare_anchor(const Hierarchy& h, const Anchor& a);
+
 } // namespace phasebox

@@ -216,7 +216,7 @@ struct Client {
 class Keeper {
       public:
 	Keeper(const Hierarchy& h, const Config& c)
-		: h_(h), c_(c), inv_path_(std::string(layout::top) + "/" + c.inv_name),
+		: h_(h), c_(c), inv_path_(c.top + "/" + c.inv_name),
 		  main_path_(inv_path_ + "/main"), builds_path_(inv_path_ + "/builds")
 	{
 	}
@@ -657,15 +657,16 @@ Result<UniqueFd> listen_on(int dirfd, const std::string& name)
 }
 
 // Out of the invocation: back into the cgroup adopt ran in (emerge's before adopt moved it,
-// where a process may be), unless that is below /phasebox or gone; else the hierarchy's
-// root.
+// where a process may be: its init.scope once the anchor gives controllers to the top),
+// unless that is below a top of phasebox's or gone; else the hierarchy's root.
 Status leave(const Hierarchy& h, const std::string& origin)
 {
 	if (!origin.empty() && layout::classify(origin).where == layout::Where::outside)
-		if (auto rel = h.relative(origin))
-			if (auto d = cgroupfs::open_dir(h.root.get(), rel.value()))
-				if (cgroupfs::enter(d.value().get(), h.kind))
-					return {};
+		for (const std::string& to : {origin, origin + "/init.scope"})
+			if (auto rel = h.relative(to))
+				if (auto d = cgroupfs::open_dir(h.root.get(), rel.value()))
+					if (cgroupfs::enter(d.value().get(), h.kind))
+						return {};
 	return cgroupfs::enter(h.root.get(), h.kind);
 }
 
@@ -699,7 +700,7 @@ bool lock_within(int fd, unsigned seconds)
 void end_invocation(const Hierarchy& h, const Config& c, const std::string& origin, int rundir,
 		    const std::string& sock_name, const struct stat& bound)
 {
-	auto top_rel = h.relative(std::string(layout::top));
+	auto top_rel = h.relative(c.top);
 	auto top = top_rel ? cgroupfs::open_dir(h.root.get(), top_rel.value()) : Result<UniqueFd>(top_rel.error());
 	if (top)
 		(void)lock_within(top.value().get(), c.kill_timeout);
@@ -756,7 +757,7 @@ void end_invocation(const Hierarchy& h, const Config& c, const std::string& orig
 	const std::string origin = from ? from.value() : std::string();
 	// Out of main (whose emptiness tells a stale invocation) and out of anything a build
 	// can reach.
-	auto inv_rel = h.relative(std::string(layout::top) + "/" + c.inv_name);
+	auto inv_rel = h.relative(c.top + "/" + c.inv_name);
 	if (!inv_rel)
 		fail(inv_rel.error());
 	auto inv = cgroupfs::open_dir(h.root.get(), inv_rel.value());

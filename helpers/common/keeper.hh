@@ -28,6 +28,7 @@
 #include "accounting.hh"
 #include "cgroup_setup.hh"
 #include "fd.hh"
+#include "layout.hh"
 #include "status.hh"
 
 #include <chrono>
@@ -47,6 +48,7 @@ struct Config {
 	gid_t gid = 0;
 	unsigned kill_timeout = 10; // seconds
 	std::string log = accounting::default_log; // where records go without a registered log
+	std::string top = std::string(layout::top); // hierarchy path of the invocation's top
 };
 
 // Start the keeper of /phasebox/<inv_name> (which must exist, with main and builds) for

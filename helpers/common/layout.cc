@@ -101,7 +101,7 @@ std::optional<long> parse_pid(std::string_view s)
 	return v;
 }
 
-bool portage_name(std::string_view s)
+static bool portage_name(std::string_view s)
 {
 	if (s.empty() || s == "." || s == "..")
 		return false;
@@ -137,36 +137,77 @@ std::optional<PortageBuild> portage_build(std::string_view current)
 	return std::nullopt;
 }
 
+std::string top_below(std::string_view anchor)
+{
+	std::string out;
+	for (auto part : split(anchor))
+		out += "/" + std::string(part);
+	return out + std::string(top);
+}
+
+std::string invocation_of(std::string_view path)
+{
+	auto parts = split(path);
+	if (parts.size() < 2 || !is_invocation_name(parts[parts.size() - 2]))
+		return "";
+	return std::string(parts[parts.size() - 2]);
+}
+
+namespace {
+
+Placement classify_portage(std::string_view current)
+{
+	auto b = portage_build(current);
+	if (!b)
+		return {Where::outside, ""};
+	if (b->rest.empty() || b->rest == portage_holder)
+		return {Where::portage_build, b->path};
+	const std::string_view first = std::string_view(b->rest).substr(0, b->rest.find('/'));
+	if (is_leaf_name(first))
+		return {Where::in_leaf, b->path + "/" + b->rest};
+	return {Where::inner_node, ""};
+}
+
+bool portage_emerge_at(const std::vector<std::string_view>& parts, size_t i)
+{
+	return i + 1 < parts.size() && parts[i].substr(0, 7) == "emerge-" && parse_pid(parts[i].substr(7)) &&
+	       portage_name(parts[i + 1]);
+}
+
+} // namespace
+
 Placement classify(std::string_view current)
 {
-	auto parts = split(current);
-	if (parts.empty() || parts[0] != top.substr(1)) {
-		// Portage's per-build cgroup (FEATURES=cgroup), its holder, or a leaf below it.
-		auto b = portage_build(current);
-		if (!b)
-			return {Where::outside, ""};
-		if (b->rest.empty() || b->rest == portage_holder)
-			return {Where::portage_build, b->path};
-		const std::string_view first = std::string_view(b->rest).substr(0, b->rest.find('/'));
-		if (is_leaf_name(first))
-			return {Where::in_leaf, b->path + "/" + b->rest};
-		return {Where::inner_node, ""};
-	}
+	auto all = split(current);
 	// "." and ".." never appear in a path the kernel writes; refused rather than resolved,
 	// since "/phasebox/leaves/x.pb1/.." would put a leaf above the leaf.
-	for (auto part : parts)
+	for (auto part : all)
 		if (part == "." || part == "..")
 			return {Where::inner_node, ""};
-	// The base is rebuilt from the components, so that it is canonical however the path
-	// was written (no empty component, absolute).
-	std::string canonical;
+	size_t k = 0;
+	while (k < all.size() && all[k] != top.substr(1)) {
+		if (portage_emerge_at(all, k))
+			return classify_portage(current);
+		++k;
+	}
+	if (k == all.size())
+		return {Where::outside, ""};
+	// The top and what is below it, and the prefix (the anchor) above it; every base is
+	// rebuilt from the components, so that it is canonical however the path was written
+	// (no empty component, absolute).
+	std::string anchor;
+	for (size_t i = 0; i < k; ++i)
+		anchor += "/" + std::string(all[i]);
+	std::vector<std::string_view> parts(all.begin() + static_cast<std::ptrdiff_t>(k), all.end());
+	std::string canonical = anchor;
 	for (auto part : parts)
 		canonical += "/" + std::string(part);
-	// /phasebox/leaves/<leaf>[/...]
+	const std::string top_path = anchor + std::string(top);
+	// <top>/leaves/<leaf>[/...]
 	if (parts.size() >= 3 && parts[1] == "leaves" && is_leaf_name(parts[2]))
 		return {Where::in_leaf, canonical};
 	if (parts.size() >= 3 && is_invocation_name(parts[1])) {
-		std::string inv = std::string(top) + "/" + std::string(parts[1]);
+		std::string inv = top_path + "/" + std::string(parts[1]);
 		if (parts[2] == "main")
 			return {Where::adopted_main, inv + "/builds"};
 		if (parts[2] == "builds" && parts.size() >= 4 && is_leaf_name(parts[3]))

@@ -1,6 +1,11 @@
 // phasebox's cgroup layout, as pure functions of paths (no file-system access).
 //
-//   /phasebox/                       root-owned top, created on first use
+//   /phasebox/                       root-owned top, created on first use: at the root of
+//                                    the hierarchy, or, for an emerge running in a cgroup
+//                                    delegated to it with the controllers (a systemd unit
+//                                    with Delegate=yes), below that cgroup: <anchor>/phasebox
+//                                    (anchored as Portage 3.0.82 anchors its own; see
+//                                    choose_anchor() in common/cgroup_setup.hh)
 //   /phasebox/leaves/<leaf>          leaves of root phases run outside any adopted invocation
 //   /phasebox/inv-<pid>/             one per emerge/ebuild invocation (phasebox-cgroup adopt)
 //   /phasebox/inv-<pid>/main/        the invocation's own processes (root-owned)
@@ -28,6 +33,12 @@ namespace phasebox::layout {
 
 inline constexpr std::string_view top = "/phasebox";
 inline constexpr std::string_view leaves = "/phasebox/leaves";
+
+// The top below `anchor` (a canonical hierarchy path; "/" or "": the root).
+std::string top_below(std::string_view anchor);
+
+// "inv-N" of a path ".../inv-N/<part>" (its builds or main), or "" when it is not one.
+std::string invocation_of(std::string_view path);
 
 // Sanitize a leaf name: every byte outside [A-Za-z0-9._+:,=@-] becomes '_', '/' becomes
 // ':', a leading '.' becomes '_', empty becomes "phase", cut to 160 bytes.
@@ -61,7 +72,10 @@ struct Placement {
 };
 
 // Classify the caller's current cgroup.  The base is canonical (absolute, no empty
-// component); a path with a "." or ".." component is an inner_node (refused).
+// component); a path with a "." or ".." component is an inner_node (refused).  Read from the
+// left, the first component that is "phasebox" (a top, at the root or below an anchor) or
+// Portage's "emerge-<pid>" followed by a build's name decides: what is below a leaf — any
+// cgroup a build made there, named like the layout or not — stays in that leaf.
 Placement classify(std::string_view current);
 
 // Portage's FEATURES=cgroup: a per-build cgroup is ".../emerge-<pid>/<name>", <name> as

@@ -221,13 +221,43 @@ TEST(Classify, Outside)
 	expect_place("/", Where::outside, "");
 	expect_place("", Where::outside, "");
 	expect_place("/user.slice/x", Where::outside, "");
-	expect_place("/user.slice/phasebox/inv-1/main", Where::outside, "");
 	expect_place("/phasebox2/inv-1/main", Where::outside, "");
 	expect_place("/phasebo", Where::outside, "");
 	expect_place("/phasebox.pb1", Where::outside, "");
 	expect_place("/Phasebox/inv-1/main", Where::outside, "");
-	// A container without a cgroup namespace sees the host's full path: not ours.
-	expect_place("/docker/abc/phasebox/inv-1/main", Where::outside, "");
+	expect_place("/system.slice/phasebox2/inv-1/main", Where::outside, "");
+}
+
+// A top below an anchor (an emerge in a cgroup delegated to it: a systemd unit with
+// Delegate=yes, or a container's own subtree seen with the host's full path).
+TEST(Classify, AnchoredTop)
+{
+	expect_place("/system.slice/emerge.service/phasebox/inv-1/main", Where::adopted_main,
+		     "/system.slice/emerge.service/phasebox/inv-1/builds");
+	expect_place("/docker/abc/phasebox/inv-1/main", Where::adopted_main, "/docker/abc/phasebox/inv-1/builds");
+	expect_place("/a/phasebox/inv-1/builds/x.pb2", Where::in_leaf, "/a/phasebox/inv-1/builds/x.pb2");
+	expect_place("/a/phasebox/leaves/x.pb2/y", Where::in_leaf, "/a/phasebox/leaves/x.pb2/y");
+	expect_place("/a/phasebox/inv-1/builds", Where::inner_node, "");
+	expect_place("/a/phasebox", Where::inner_node, "");
+	expect_place("//a//phasebox//inv-1//main", Where::adopted_main, "/a/phasebox/inv-1/builds");
+	EXPECT_EQ(top_below("/"), "/phasebox");
+	EXPECT_EQ(top_below(""), "/phasebox");
+	EXPECT_EQ(top_below("//system.slice//e.service/"), "/system.slice/e.service/phasebox");
+	EXPECT_EQ(invocation_of("/a/phasebox/inv-12/builds"), "inv-12");
+	EXPECT_EQ(invocation_of("/phasebox/inv-12/main"), "inv-12");
+	EXPECT_EQ(invocation_of("/phasebox/leaves"), "");
+	EXPECT_EQ(invocation_of("inv-12"), "");
+}
+
+// The first component that decides wins: a build cannot name its way out of its leaf, below
+// phasebox's top or Portage's build cgroup.
+TEST(Classify, FirstDecidingComponentWins)
+{
+	const char* p1 = "/portage/emerge-5/c_p-1/c:p-1:compile.pb3/phasebox/inv-9/main";
+	expect_place(p1, Where::in_leaf, p1);
+	expect_place("/portage/emerge-5/c_p-1/x/phasebox/inv-9/main", Where::inner_node, "");
+	const char* p2 = "/a/phasebox/inv-1/builds/x.pb2/portage/emerge-9/c_p-1";
+	expect_place(p2, Where::in_leaf, p2);
 }
 
 TEST(Classify, InnerNodes)
