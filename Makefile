@@ -137,10 +137,15 @@ $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ) | $(DEPS_FIRST)
 
 # `make check`: every stage in this order, one after the other (each builds what it needs in
 # parallel), after `test-deps`; all stages run even when one fails, and the run fails at the
-# end, naming the failed ones, with the wall time of each stage ($(B)/check-times).  Around
-# it all, tests/state/guard: the run fails when anything touched the machine's own phasebox
-# state (/var/log/phasebox, an installed copy), which no test may.
-CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-e2e-releases check-dist check-sanitize
+# end, naming the failed ones, with the wall time of each stage ($(B)/check-times).  The
+# stages of CHECK_BACKGROUND (the VM tier: a guest under TCG, mostly waiting on one emulated
+# CPU) run beside the others instead: their prerequisites are built first, in the
+# foreground, then they start, their output goes to $(B)/<stage>.log, and it is shown, and
+# counted, once they end, after the last foreground stage.  Around it all, tests/state/guard:
+# the run fails when anything touched the machine's own phasebox state (/var/log/phasebox,
+# an installed copy), which no test may.
+CHECK_STAGES := lint check-unit check-vm check-eclass check-bats check-stress check-e2e check-e2e-releases check-dist check-sanitize
+CHECK_BACKGROUND := check-vm
 # The test programs get no make job server nor make's flags: what they run (Portage, make
 # install, the builds in tests/dist) is not part of this make.
 TEST_ENV     := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
@@ -153,10 +158,27 @@ check: | $(DEPS_FIRST)
 	@failed=; mkdir -p $(B) && : >$(B)/check-times.tmp || exit 1; \
 	tests/state/guard save $(B)/machine-state || failed=" state-guard"; \
 	t_all=$$(date +%s); \
-	for s in test-deps $(CHECK_STAGES); do \
+	bg=; for s in test-deps $(CHECK_STAGES); do \
+		case " $(CHECK_BACKGROUND) " in *" $$s "*) \
+			echo "=== make $$s: its prerequisites, then the stage in the background (output: $(B)/$$s.log)"; \
+			rm -f $(B)/$$s.rc; \
+			if $(MAKE) --no-print-directory $$s-prerequisites; then \
+				( t0=$$(date +%s); $(MAKE) --no-print-directory $$s >$(B)/$$s.log 2>&1; \
+				  echo "$$? $$(( $$(date +%s) - t0 ))" >$(B)/$$s.rc ) & \
+				bg="$$bg $$s:$$!"; \
+			else echo "1 0" >$(B)/$$s.rc; bg="$$bg $$s:"; fi; \
+			continue;; esac; \
 		echo "=== make $$s"; t0=$$(date +%s); \
 		if $(MAKE) --no-print-directory $$s; then r=passed; else r=FAILED; failed="$$failed $$s"; fi; \
 		printf '%-16s %6d s  %s\n' $$s $$(( $$(date +%s) - t0 )) $$r >>$(B)/check-times.tmp; \
+	done; \
+	for j in $$bg; do \
+		s=$${j%%:*}; p=$${j#*:}; echo "=== make $$s (ran in the background): waiting for it"; \
+		[ -z "$$p" ] || wait $$p; \
+		cat $(B)/$$s.log 2>/dev/null; \
+		read rc secs <$(B)/$$s.rc 2>/dev/null || { rc=1; secs=0; }; \
+		if [ "$$rc" = 0 ]; then r=passed; else r=FAILED; failed="$$failed $$s"; fi; \
+		printf '%-16s %6d s  %s (in the background)\n' $$s $$secs $$r >>$(B)/check-times.tmp; \
 	done; \
 	echo "=== tests/state/guard check: did any stage touch the machine's own phasebox state?"; \
 	tests/state/guard check $(B)/machine-state || failed="$$failed state-guard"; \
@@ -223,6 +245,24 @@ check-e2e: all
 		if [ "$$CI" = true ]; then echo 'check-e2e: CI=true: a skipped e2e suite is a failure'; exit 1; fi; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
+# The cgroup tests again on a pure cgroup-v2 machine, whatever this host's layout is: a VM
+# (qemu under TCG, this machine's own kernel from /boot, its / shared read-only under an
+# overlay in the guest's RAM: tests/vm/run) runs tests/vm/suite, whose parts are the bats
+# files that touch cgroups and tests/vm/*.bats, tests/stress/run with fewer phases, and
+# the e2e scenarios $(VM_E2E).  Everything is built here first: the guest compiles nothing.
+# `make check-vm VM_PARTS=bats` runs one part; VM_E2E="cgroup limits" fewer scenarios.  No
+# qemu or kernel here: SKIPPED, which fails under CI=true.
+VM_PARTS ?= bats stress e2e
+VM_E2E   ?= portage-cgroup
+VM_PREREQUISITES := all $(B)/phasebox-probe $(B)/phasebox-stall.so $(B)/test/phasebox.bashrc
+check-vm-prerequisites: $(VM_PREREQUISITES)
+check-vm: $(VM_PREREQUISITES)
+	@rc=0; $(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) PHASEBOX_PORTAGE_SRC=$(TEST_PORTAGE) \
+		PHASEBOX_VM_PARTS="$(VM_PARTS)" PHASEBOX_VM_E2E="$(VM_E2E)" tests/vm/run -- tests/vm/suite || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo '*** check-vm: SKIPPED: nothing was tested on a pure cgroup-v2 kernel (see above) ***'; \
+		if [ "$$CI" = true ]; then echo 'check-vm: CI=true: a skipped suite is a failure'; exit 1; fi; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
 # Every older Portage release `make test-deps` unpacked ($(B)/vendor/portage-releases, from
 # $(PHASEBOX_VENDOR)): the core scenarios with each (main runs the whole suite in check-e2e).
 E2E_CORE := cgroup namespaces sandbox sandbox-enforced environment dies interrupt limits eclass
@@ -268,16 +308,23 @@ fuzz: $(FUZZERS:%=$(FB)/fuzz-%)
 	done
 
 # Debian packages needed to build (the first line) and to test (the rest; autoconf …
-# gawk build sys-apps/sandbox from its snapshot in `make test-deps`).  A Gentoo system gets
+# gawk build sys-apps/sandbox from its snapshot in `make test-deps`; busybox-static, cpio and
+# kmod the initramfs of make check-vm's VM).  A Gentoo system gets
 # the build's from the ebuild.
 DEBIAN_BUILD_DEPS := g++ make pkg-config libcap-dev libmount-dev libcli11-dev nlohmann-json3-dev
 DEBIAN_DEPS := $(DEBIAN_BUILD_DEPS) libgtest-dev bats git \
 	util-linux procps psmisc iproute2 libcap2-bin shellcheck cppcheck python3 python3-seccomp python3-jsonschema \
 	hyperfine bubblewrap clang clang-tidy distcc distcc-pump \
-	autoconf automake libtool autoconf-archive gawk pax-utils bzip2
+	autoconf automake libtool autoconf-archive gawk pax-utils bzip2 \
+	busybox-static cpio kmod
+# make check-vm's VM (tests/vm): qemu and a kernel under /boot, without their recommends
+# (qemu's GUI and firmware for other machines; the kernel's AppArmor, which would change
+# what this machine's own tests see, and firmware).
+DEBIAN_DEPS_NO_RECOMMENDS := qemu-system-x86 linux-image-amd64
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS) && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_DEPS_NO_RECOMMENDS); \
 	else \
 		echo "deps: no apt-get here; install libcap, util-linux (libmount), CLI11, nlohmann-json, GoogleTest and bats-core"; \
 	fi
@@ -320,7 +367,8 @@ format:
 #    probe, with a compile database written from this Makefile's own flags ($(B)/lint/);
 #  - cppcheck (warning, performance, portability) with the project's include path;
 #  - shellcheck (.shellcheckrc) over every shell file: the snippet, the eclasses, the
-#    ebuilds, tests/**/*.sh and the bash scripts found by their #! line.  In the packages
+#    ebuilds, tests/**/*.sh and the bash scripts found by their #! line, and the VM's
+#    /init (tests/vm/init, busybox sh).  In the packages
 #    (the ebuilds, the e2e overlay's eclass) SC2034 "appears unused" is off: DESCRIPTION,
 #    SLOT, … are read by Portage.  The bats files are left out: bats runs each @test in a
 #    subshell of its own, which shellcheck reads as lost assignments (SC2030/SC2031).
@@ -345,6 +393,7 @@ lint-shell lint-cppcheck lint-tidy: | $(DEPS_FIRST)
 lint-shell:
 	$(SHELLCHECK) $(LINT_SH)
 	$(SHELLCHECK) --exclude=SC2034 $(LINT_PKG)
+	$(SHELLCHECK) --shell=sh tests/vm/init
 
 lint-cppcheck:
 	$(CPPCHECK) --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c++20 \
@@ -368,7 +417,7 @@ clean:
 
 FORCE:
 
-.PHONY: test-deps test-deps-undo uninstall check-e2e-releases
+.PHONY: test-deps test-deps-undo uninstall check-e2e-releases check-vm check-vm-prerequisites
 .PHONY: all check check-unit check-eclass check-bats check-stress check-e2e check-dist check-sanitize fuzz dist bench \
 	deps install install-bashrc-d format lint lint-shell lint-cppcheck lint-tidy clean FORCE
 -include $(wildcard $(FB)/*.d $(FB)/common/*.d)
