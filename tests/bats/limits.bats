@@ -23,9 +23,7 @@ teardown() {
 
 # Field $1 of the last record in the log, as JSON (python's repr for strings).
 last() {
-	"${PY}" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]); v=r
-for k in sys.argv[2].split("."): v=v.get(k) if isinstance(v, dict) else None
-print(json.dumps(v))' "${LOG}" "$1"
+	pb_last_json "${LOG}" "$1"
 }
 
 # The file $2 of the v1 (or cgroup2) cgroup the program runs in, for controller $1, read

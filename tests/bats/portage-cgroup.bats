@@ -50,6 +50,18 @@ build_cgroup() {
 # As Portage's spawn does: the process writes itself into the build cgroup, then execs.
 IN_BUILD='echo $$ >"$0/cgroup.procs" && exec "$@"'
 
+# The two daemons the phase left (their pids in w/ready) are gone, and the build cgroup is as
+# Portage made it: no leaf, no holder, no controller enabled below it.
+daemons_gone_build_given_back() {
+	local daemons
+	daemons=$(pb_daemons "$(cat "${SCRATCH}/w/ready")")
+	[[ $(wc -w <<<"${daemons}") -eq 2 ]] || return 1
+	# shellcheck disable=SC2086
+	pb_wait_gone ${daemons} || return 1
+	[[ -z $(find "${BUILD}" -mindepth 1 -type d) ]] || return 1
+	[[ -z $(cat "${BUILD}/cgroup.subtree_control") ]]
+}
+
 # The path of the build cgroup, as /proc/PID/cgroup shows it.
 rel() {
 	echo "${1#"${CG2}"}"
@@ -64,14 +76,7 @@ rel() {
 	# The supervisor (this bash, exec'd into phasebox-cgroup) waited in the holder.
 	[[ ${lines[1]} -ge 1 ]]
 	[[ ${stderr} == *"QA Notice: phasebox: src_compile of cat/${MARK}-1 left 2 processes running; killed"* ]]
-	local daemons
-	daemons=$(pb_daemons "$(cat "${SCRATCH}/w/ready")")
-	[[ $(wc -w <<<"${daemons}") -eq 2 ]]
-	# shellcheck disable=SC2086
-	pb_wait_gone ${daemons}
-	# As Portage made it: no leaf, no holder, no controller enabled below it.
-	[[ -z $(find "${BUILD}" -mindepth 1 -type d) ]]
-	[[ -z $(cat "${BUILD}/cgroup.subtree_control") ]]
+	daemons_gone_build_given_back
 }
 
 @test "negative twin: root's phase outside any build cgroup of Portage's gets a leaf of phasebox's own, and leaves the cgroup alone" {
@@ -121,13 +126,7 @@ rel() {
 	pb_holder_done "${SCRATCH}/go"
 	[[ ${HOLDER_RC} -eq 0 ]]
 	[[ $(cat "${SCRATCH}/w/out") =~ ^cgroup2=$(rel "${BUILD}")/cat:${MARK}-1:src_compile\.pb[0-9]+$ ]]
-	local daemons
-	daemons=$(pb_daemons "$(cat "${SCRATCH}/w/ready")")
-	[[ $(wc -w <<<"${daemons}") -eq 2 ]]
-	# shellcheck disable=SC2086
-	pb_wait_gone ${daemons}
-	[[ -z $(find "${BUILD}" -mindepth 1 -type d) ]]
-	[[ -z $(cat "${BUILD}/cgroup.subtree_control") ]]
+	daemons_gone_build_given_back
 	[[ -z $(find "${INV}/builds" -mindepth 1 -type d) ]]
 	pb_end_holder "${SCRATCH}/go"
 	pb_drop_inv "${HOLDER}"

@@ -41,9 +41,7 @@ teardown() {
 
 # Field $1 of the last record in the log, as JSON.
 last() {
-	"${PY}" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]); v=r
-for k in sys.argv[2].split("."): v=v.get(k) if isinstance(v, dict) else None
-print(json.dumps(v))' "${LOG}" "$1"
+	pb_last_json "${LOG}" "$1"
 }
 
 # In the phase: "$0" is the cgroup2 mount, the leaf is read from /proc/self/cgroup.

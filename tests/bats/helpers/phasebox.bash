@@ -177,6 +177,14 @@ pb_dead() {
 	fi
 }
 
+# pb_last_json <log> <field>: field <field> (a.b for a nested one) of the last record in the
+# accounting log <log>, as JSON ("null" when it is not there).
+pb_last_json() {
+	"${PY}" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]); v=r
+for k in sys.argv[2].split("."): v=v.get(k) if isinstance(v, dict) else None
+print(json.dumps(v))' "$1" "$2"
+}
+
 # Succeeds when all the phase wrote on stderr (${stderr}, from run --separate-stderr) is
 # phasebox-cgroup's one accounting line for src_$1 of app-misc/${MARK}-1 (the package the
 # fake ebuild.sh runs).
