@@ -254,11 +254,13 @@ check-e2e: all
 # qemu or kernel here: SKIPPED, which fails under CI=true.
 VM_PARTS ?= bats stress e2e
 VM_E2E   ?= portage-cgroup
+# Beside make check's other stages the guest gets a share of the 2 cores only.
+VM_TIMEOUT ?= 4200
 VM_PREREQUISITES := all $(B)/phasebox-probe $(B)/phasebox-stall.so $(B)/test/phasebox.bashrc
 check-vm-prerequisites: $(VM_PREREQUISITES)
 check-vm: $(VM_PREREQUISITES)
 	@rc=0; $(TEST_ENV) PHASEBOX_BUILD=$(abspath $(B)) PHASEBOX_PORTAGE_SRC=$(TEST_PORTAGE) \
-		PHASEBOX_VM_PARTS="$(VM_PARTS)" PHASEBOX_VM_E2E="$(VM_E2E)" tests/vm/run -- tests/vm/suite || rc=$$?; \
+		PHASEBOX_VM_PARTS="$(VM_PARTS)" PHASEBOX_VM_E2E="$(VM_E2E)" tests/vm/run --timeout $(VM_TIMEOUT) -- tests/vm/suite || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo '*** check-vm: SKIPPED: nothing was tested on a pure cgroup-v2 kernel (see above) ***'; \
 		if [ "$$CI" = true ]; then echo 'check-vm: CI=true: a skipped suite is a failure'; exit 1; fi; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi

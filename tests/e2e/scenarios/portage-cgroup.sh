@@ -13,9 +13,8 @@
 #
 #   pcg-userpriv   FEATURES="cgroup phasebox-cgroup" (the build user's phases: the keeper);
 #                  memfree too, the unlimited twin of pcg-limit
-#   pcg-order      FEATURES="phasebox-cgroup cgroup mount-sandbox" (the order does not
-#                  matter; Portage's mount-sandbox on too)
-#   pcg-root       FEATURES="-userpriv cgroup phasebox-cgroup" (root's phases: phasebox itself)
+#   pcg-root       FEATURES="-userpriv phasebox-cgroup cgroup mount-sandbox" (root's phases:
+#                  phasebox itself; the tokens in the other order, Portage's mount-sandbox on)
 #   pcg-limit      memhog under PHASEBOX_MEMORY_MAX=64M (package.env): OOM-killed below
 #                  Portage's build cgroup, emerge fails and says why
 
@@ -99,19 +98,21 @@ scenario_portage-cgroup() {
 	else
 		info "portage-cgroup: Portage's FEATURES=cgroup is active here (pure cgroup v2)"
 	fi
-	# Four emerges (the VM tier runs this under TCG, ~2 min an emerge): the userpriv one
-	# also builds memfree, the unlimited twin of pcg-limit's memhog.
-	for name in pcg-userpriv pcg-order pcg-root; do
+	# Three emerges (the VM tier runs this under TCG, 90 s to several minutes an emerge;
+	# E2E_EMERGE_TIMEOUT bounds each): the userpriv one with Portage's token first also
+	# builds memfree, the unlimited twin of pcg-limit's memhog; the root one has
+	# phasebox's token first and Portage's mount-sandbox on.
+	local timeout=${E2E_EMERGE_TIMEOUT:-600}
+	for name in pcg-userpriv pcg-root; do
 		case ${name} in
 		pcg-userpriv) features=(cgroup phasebox-cgroup) ;;
-		pcg-order) features=(phasebox-cgroup cgroup mount-sandbox) ;;
-		pcg-root) features=(-userpriv cgroup phasebox-cgroup) ;;
+		pcg-root) features=(-userpriv phasebox-cgroup cgroup mount-sandbox) ;;
 		esac
 		write_make_conf "${name}" "${features[@]}" "${native_off[@]}"
 		if [[ ${name} == pcg-userpriv ]]; then
-			emerge_run "${name}" 600 =phasebox-test/daemons-1 =phasebox-test/memfree-1
+			emerge_run "${name}" "${timeout}" =phasebox-test/daemons-1 =phasebox-test/memfree-1
 		else
-			emerge_run "${name}" 600 =phasebox-test/daemons-1
+			emerge_run "${name}" "${timeout}" =phasebox-test/daemons-1
 		fi
 		check_emerge_ok "${name}" "daemons (FEATURES=\"${features[*]}\")"
 		pcg_check_phases "${name}" daemons src_unpack src_compile src_test src_install
@@ -144,7 +145,7 @@ scenario_portage-cgroup() {
 	printf 'PHASEBOX_MEMORY_MAX="64M"\n' > "${pe}/env/pcg64.conf"
 	printf '%s\n' "phasebox-test/memhog pcg64.conf" > "${pe}/package.env"
 	write_make_conf "${name}" cgroup phasebox-cgroup "${native_off[@]}"
-	emerge_run "${name}" 600 =phasebox-test/memhog-1
+	emerge_run "${name}" "${timeout}" =phasebox-test/memhog-1
 	check "${name}: emerge of memhog (PHASEBOX_MEMORY_MAX=64M, touches 200 MiB) fails" test "${emerge_status}" -ne 0
 	check "${name}: emerge's output says src_compile of memhog hit PHASEBOX_MEMORY_MAX=64M, OOM-killed" \
 		grep -qE '\* phasebox: src_compile of phasebox-test/memhog-1 hit PHASEBOX_MEMORY_MAX=64M \(peak [0-9.]+ MiB, [0-9]+ process(es)? OOM-killed\)' "${emerge_out}"
