@@ -144,7 +144,9 @@ $(B)/phasebox-probe: tests/probe/probe.cc $(HELPER_SAN_OBJ) | $(DEPS_FIRST)
 # counted, once they end, after the last foreground stage.  Around it all, tests/state/guard:
 # the run fails when anything touched the machine's own phasebox state (/var/log/phasebox,
 # an installed copy), which no test may.
-CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-vm check-e2e-releases check-dist check-sanitize
+CHECK_STAGES := lint check-unit check-eclass check-bats check-stress check-e2e check-e2e-releases check-dist check-sanitize
+# Not yet in CHECK_STAGES: check-vm (its bats part alone ran ~35 min under TCG in the last
+# measurement; see issue #15's closing note). `make check CHECK_STAGES+=check-vm` adds it.
 # Empty by default: beside the other stages the guest (TCG, CPU-bound) and they slowed each
 # other down several times over (an emerge in the guest 90 s alone, over 600 s beside them),
 # so one after the other is the shorter run on 2 cores.  `make check CHECK_BACKGROUND=check-vm`.
