@@ -259,18 +259,9 @@ Status prepare_anchor(const Hierarchy& h, const Anchor& a)
 	auto scope = cgroupfs::open_dir(fd, "init.scope", true, 0755);
 	if (!scope)
 		return scope.error();
-	for (int round = 0; round < 8; ++round) {
-		auto pids = cgroupfs::list_pids(fd, "cgroup.procs", false);
-		if (!pids)
-			return pids.error();
-		if (pids.value().empty())
-			break;
-		for (pid_t p : pids.value())
-			if (Status s = write_file_at(scope.value().get(), "cgroup.procs", std::to_string(p));
-			    !s && s.error().err != ESRCH)
-				return Error{s.error().err, "move " + std::to_string(p) + " into " + quote(a.path + "/init.scope") +
-								    ": " + s.error().what};
-	}
+	if (Status s = cgroupfs::move_all(fd, scope.value().get()); !s)
+		return Error{s.error().err, "move the processes of " + quote(a.path) + " into its init.scope: " +
+						    s.error().what};
 	for (const auto& c : a.wanted)
 		if (Status s = write_file_at(fd, "cgroup.subtree_control", "+" + c); !s)
 			return Error{s.error().err, "enable the " + c + " controller in " + quote(a.path + "/cgroup.subtree_control") +

@@ -300,6 +300,21 @@ Status remove_tree(int parentfd, const std::string& name)
 	return {};
 }
 
+Status move_all(int from, int to)
+{
+	for (int round = 0; round < 8; ++round) {
+		auto pids = list_pids(from, "cgroup.procs", false);
+		if (!pids)
+			return pids.error();
+		if (pids.value().empty())
+			return {};
+		for (pid_t p : pids.value())
+			if (Status s = write_file_at(to, "cgroup.procs", std::to_string(p)); !s && s.error().err != ESRCH)
+				return Error{s.error().err, "move " + std::to_string(p) + ": " + s.error().what};
+	}
+	return Error{EBUSY, "processes keep appearing"};
+}
+
 Status enter(int dirfd, Kind kind)
 {
 	(void)kind; // both versions accept "0" (the writer) in cgroup.procs

@@ -49,6 +49,11 @@ Status kill_all(int dirfd, Kind kind, std::chrono::milliseconds timeout);
 // Remove the cgroup `name` below `parentfd` and every cgroup below it, depth first.
 Status remove_tree(int parentfd, const std::string& name);
 
+// cgroup v2: move every process of the cgroup `from` into the cgroup `to`, one pid a write (a
+// pid gone meanwhile is no error), again until `from` holds none: a process forking while
+// its siblings move can leave a child behind.  EBUSY when processes keep appearing.
+Status move_all(int from, int to);
+
 // Move the calling process (v2: and its threads) into the cgroup `dirfd`.
 Status enter(int dirfd, Kind kind);
 

@@ -13,19 +13,6 @@ namespace {
 
 const std::string holder(layout::portage_holder);
 
-// Move what `from` holds into `to`, one pid a write; a pid gone meanwhile is no error.
-// Returns how many were listed.
-Result<size_t> move_all(int from, int to)
-{
-	auto pids = cgroupfs::list_pids(from, "cgroup.procs", false);
-	if (!pids)
-		return pids.error();
-	for (pid_t p : pids.value())
-		if (Status s = write_file_at(to, "cgroup.procs", std::to_string(p)); !s && s.error().err != ESRCH)
-			return s.error();
-	return pids.value().size();
-}
-
 // Whether any cgroup but the holder is below the build cgroup (a phasebox leaf).
 bool has_leaves(int buildfd)
 {
@@ -66,16 +53,10 @@ Status make_room(int buildfd, const std::string& path)
 	auto hold = cgroupfs::open_dir(buildfd, holder, true, 0755);
 	if (!hold)
 		return Error{hold.error().err, "make " + quote(path + "/" + holder) + ": " + hold.error().what};
-	// A process forking while its siblings move can leave a child behind: a few rounds.
-	for (int round = 0; round < 8; ++round) {
-		auto n = move_all(buildfd, hold.value().get());
-		if (!n)
-			return Error{n.error().err, "move the processes of " + quote(path) + " into " + quote(holder) +
-							    ": " + n.error().what};
-		if (n.value() == 0)
-			return {};
-	}
-	return Error{EBUSY, "processes keep appearing in " + quote(path)};
+	if (Status s = cgroupfs::move_all(buildfd, hold.value().get()); !s)
+		return Error{s.error().err, "move the processes of " + quote(path) + " into " + quote(holder) + ": " +
+						    s.error().what};
+	return {};
 }
 
 void give_back(int buildfd, const std::string& path, std::vector<Error>& errors)
@@ -100,15 +81,11 @@ void give_back(int buildfd, const std::string& path, std::vector<Error>& errors)
 	auto hold = cgroupfs::open_dir(buildfd, holder);
 	if (!hold)
 		return; // never made, or gone
-	for (int round = 0; round < 8; ++round) {
-		auto n = move_all(hold.value().get(), buildfd);
-		if (!n) {
-			errors.push_back(Error{n.error().err, "move the processes of " + quote(path + "/" + holder) +
-								      " back: " + n.error().what});
-			return;
-		}
-		if (n.value() == 0)
-			break;
+	// What keeps appearing there stays (Portage removes the build cgroup with all below it).
+	if (Status s = cgroupfs::move_all(hold.value().get(), buildfd); !s && s.error().err != EBUSY) {
+		errors.push_back(Error{s.error().err, "move the processes of " + quote(path + "/" + holder) +
+							      " back: " + s.error().what});
+		return;
 	}
 	hold.value().reset();
 	if (::unlinkat(buildfd, holder.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT && errno != EBUSY)
