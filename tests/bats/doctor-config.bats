@@ -264,6 +264,16 @@ json() { "${PY}" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(e
 	[[ $(json '[f["verdict"] + " " + f["cause"] for f in d["features"] if f["token"] == "phasebox-cgroup"][0]') == "fails not-delegated" ]]
 }
 
+# doctor where cgroup2 is at /sys/fs/cgroup: here already, or in a private mount namespace
+# of this test (a hybrid host).
+doctor_v2_root() {
+	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
+		doctor --
+	else
+		doctor unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh --
+	fi
+}
+
 @test "Portage's cgroup with phasebox-cgroup and userpriv where cgroup2 is at /sys/fs/cgroup: both apply, phasebox nests below Portage's build cgroup; twins: on this host, without userpriv, without the hook" {
 	config native "userpriv phasebox-cgroup cgroup" "PORTAGE_IONICE_COMMAND=\"${HOOK}\""
 	printf 'source %s\n' "${SNIPPET}" >"${CFG}/etc/portage/bashrc"
@@ -276,30 +286,21 @@ json() { "${PY}" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(e
 		[[ ${DOCTOR_RC} -eq 0 ]]
 		row_ok "native cgroup"
 		[[ $(detail "native cgroup") == "Portage's cgroup does nothing here: cgroup2 is not mounted at /sys/fs/cgroup; phasebox-cgroup alone gives each phase its cgroup" ]]
-		# cgroup2 at /sys/fs/cgroup, in a private mount namespace of this test.
 		[[ -n ${CG2} ]] || skip "no cgroup2 on this host"
-		doctor unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh --
+		doctor_v2_root
 	fi
 	[[ ${DOCTOR_RC} -eq 0 ]]
 	row_ok "native cgroup"
 	[[ $(detail "native cgroup") == "both apply where emerge runs as root: "*"nests each src_* phase's leaf below it"*"the userpriv phases get their leaves from the keeper of 'phasebox-cgroup adopt' (the delegated route)" ]]
 	# Twin: without userpriv both apply, and no keeper is needed.
 	config native "-userpriv phasebox-cgroup cgroup"
-	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
-		doctor --
-	else
-		doctor unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh --
-	fi
+	doctor_v2_root
 	[[ ${DOCTOR_RC} -eq 0 ]]
 	row_ok "native cgroup"
 	[[ $(detail "native cgroup") == "both apply where emerge runs as root: "*"orphan kill hold" ]]
 	# Twin: userpriv without the hook: the delegated route fails, and says how to fix it.
 	config native "userpriv phasebox-cgroup cgroup"
-	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
-		doctor --
-	else
-		doctor unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh --
-	fi
+	doctor_v2_root
 	[[ ${DOCTOR_RC} -eq 1 ]]
 	row_ok "native cgroup"
 	row_failed "delegated route"
